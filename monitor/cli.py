@@ -1,0 +1,270 @@
+"""`trade-monitor`: run the daemon, check config and rules, match files, show status.
+
+Exit codes: 0 all well; 1 a poll or delivery failed (`run --once`) or nothing
+matched (`match`); 2 a mistake in config, rules or arguments, always shown as
+file:line messages and never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor import __version__
+from monitor.article import Article
+from monitor.config import Config, load_config
+from monitor.errors import Problem, UserError
+from monitor.logs import redact, setup_logging
+from monitor.match import RuleSet, load_rules
+from monitor.match.ruletests import run_rule_tests
+from monitor.sources import SourceError
+from monitor.sources.formats import READERS, read_json_lines, read_path
+from monitor.store import open_store, sqlite_path
+
+log = logging.getLogger("monitor")
+DEFAULT_CONFIG = os.environ.get("TRADE_MONITOR_CONFIG", "config.yaml")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    setup_logging(getattr(args, "log_format", "text"), getattr(args, "log_level", "INFO"))
+    try:
+        return int(args.command(args))
+    except UserError as exc:
+        print_problems(exc.problems)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="trade-monitor", description="Watch trade and policy news; alert on rule matches."
+    )
+    top.add_argument("--version", action="version", version=f"trade-monitor {__version__}")
+    commands = top.add_subparsers(dest="name", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the daemon")
+    add_config(run)
+    run.add_argument("--once", action="store_true", help="poll every source once, deliver, exit")
+    run.add_argument("--log-format", choices=["text", "json"], default="text")
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(command=cmd_run)
+
+    check = commands.add_parser("check", help="validate config and rules, run the rules' tests")
+    add_config(check)
+    check.add_argument("--rules", type=Path, action="append", help="rule files or folders")
+    check.set_defaults(command=cmd_check)
+
+    match = commands.add_parser("match", help="run rules against article files or JSON lines")
+    source = match.add_mutually_exclusive_group()
+    source.add_argument("--rules", type=Path, action="append", help="rule files or folders")
+    add_config(source)
+    match.add_argument("--format", choices=["text", "json"], default="text")
+    match.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders, or - for stdin")
+    match.set_defaults(command=cmd_match)
+
+    status = commands.add_parser("status", help="sources, outbox and recent alerts")
+    add_config(status)
+    status.set_defaults(command=cmd_status)
+    return top
+
+
+def add_config(command: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup) -> None:
+    command.add_argument(
+        "--config", type=Path, default=None, help=f"config file (default: {DEFAULT_CONFIG})"
+    )
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    return args.config or Path(DEFAULT_CONFIG)
+
+
+def print_problems(problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    count = len(problems)
+    print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
+
+
+def load_all(path: Path) -> tuple[Config, RuleSet]:
+    """Config and rules, with every problem of both reported together."""
+    problems: list[Problem] = []
+    config = rules = None
+    try:
+        config = load_config(path)
+    except UserError as exc:
+        problems.extend(exc.problems)
+    if config is not None:
+        try:
+            ids = {n.id for n in config.notifiers}
+            rules = load_rules(config.rule_paths, ids, display_root=config.base_dir)
+        except UserError as exc:
+            problems.extend(exc.problems)
+    if problems or config is None or rules is None:
+        raise UserError(problems)
+    return config, rules
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from monitor.daemon import run
+
+    config, rules = load_all(config_path(args))
+    redact(config.secrets())
+    for notifier_id, missing in config.disabled.items():
+        log.warning(
+            "notifier %s is off: %s not set",
+            notifier_id,
+            " and ".join(missing),
+            extra={"notifier": notifier_id},
+        )
+    return run(config, rules, args.once)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if args.rules:
+        rules = load_rules(args.rules)
+        print("rules: OK")
+    else:
+        config, rules = load_all(config_path(args))
+        print(
+            f"{config.path}: OK ({len(config.sources)} sources, {len(config.notifiers)} notifiers)"
+        )
+        for notifier_id, missing in config.disabled.items():
+            print(f"  note: notifier {notifier_id} is off until {' and '.join(missing)} is set")
+    files = len({r.file for r in rules.rules})
+    print(f"rules: {len(rules.rules)} rules in {files} files")
+    summary = run_rule_tests(rules)
+    if summary.failures:
+        print_problems(summary.failures)
+        print(f"tests: {summary.passed} passed, {len(summary.failures)} failed")
+        return 2
+    print(f"tests: {summary.passed} passed, 0 failed")
+    return 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    if args.rules:
+        rules = load_rules(args.rules)
+    else:
+        _, rules = load_all(config_path(args))
+    matched = False
+    failed = False
+    for name, article in iter_inputs(args.inputs):
+        if article is None:
+            failed = True
+            continue
+        for match in rules.match(article):
+            matched = True
+            if args.format == "json":
+                print(json.dumps(match_record(name, article, match), ensure_ascii=False))
+            else:
+                words = ", ".join(dict.fromkeys(h.text for h in match.hits))
+                print(
+                    f"{name}: {match.rule.id} [{match.rule.severity}] {article.title!r} ({words})"
+                )
+    if failed:
+        return 2
+    return 0 if matched else 1
+
+
+def match_record(name: str, article: Article, match: object) -> dict[str, object]:
+    record: dict[str, object] = {"input": name}
+    if article.guid:
+        record["id"] = article.guid
+    record["title"] = article.title
+    if article.published_at:
+        record["published"] = article.published_at.astimezone(UTC).isoformat()
+    rule = match.rule  # type: ignore[attr-defined]
+    record |= {
+        "rule": rule.id,
+        "severity": rule.severity,
+        "hits": [
+            {"field": h.field, "start": h.start, "end": h.end, "text": h.text}
+            for h in match.hits  # type: ignore[attr-defined]
+        ],
+    }
+    return record
+
+
+def iter_inputs(inputs: Sequence[str]) -> Iterator[tuple[str, Article | None]]:
+    """(input name, article) for each article; (name, None) after reporting an unreadable one."""
+    for item in inputs:
+        if item == "-":
+            try:
+                for i, article in enumerate(read_json_lines(sys.stdin, "stdin"), 1):
+                    yield f"-:{i}", article
+            except SourceError as exc:
+                print(f"error: stdin: {exc}", file=sys.stderr)
+                yield "-", None
+            continue
+        path = Path(item)
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in READERS and p.is_file())
+        for file in files if path.is_dir() else [path]:
+            try:
+                articles = read_path(file, "files")
+            except SourceError as exc:
+                print(
+                    f"error: {file.parent}/{exc}" if file.parent != Path() else f"error: {exc}",
+                    file=sys.stderr,
+                )
+                yield str(file), None
+                continue
+            for article in articles:
+                yield str(file), article
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = load_config(config_path(args))
+    if not sqlite_path(config.state, config.base_dir).exists():
+        print("no state yet: the daemon has not run with this config")
+        return 0
+    store = open_store(config.state, config.base_dir)
+    try:
+        print_status(config, store)
+    finally:
+        store.close()
+    return 0
+
+
+def print_status(config: Config, store: object) -> None:
+    states = {s.source_id: s for s in store.source_states()}  # type: ignore[attr-defined]
+    print("sources:")
+    for source in config.sources:
+        state = states.get(source.id)
+        if state is None or state.last_poll_at is None:
+            print(f"  {source.id:<28} never polled")
+            continue
+        result = (
+            "ok" if not state.error_streak else f"failing x{state.error_streak}: {state.last_error}"
+        )
+        print(
+            f"  {source.id:<28} last poll {ago(state.last_poll_at)}, {result},"
+            f" {state.item_count} items ({state.new_count} new)"
+        )
+    counts = store.outbox_counts()  # type: ignore[attr-defined]
+    print(f"outbox: {counts['pending']} pending, {counts['sent']} sent, {counts['dead']} dead")
+    print("last alerts:")
+    for row in store.recent_alerts(10):  # type: ignore[attr-defined]
+        rules = ",".join(r.id for r in row.alert.rules)
+        print(
+            f"  #{row.id} {row.status:<7} {row.notifier_id:<12} {rules:<24} {row.alert.title[:70]}"
+        )
+
+
+def ago(timestamp: float) -> str:
+    seconds = max(0, int(time.time() - timestamp))
+    if seconds < 120:
+        return f"{seconds}s ago"
+    if seconds < 7200:
+        return f"{seconds // 60}m ago"
+    if seconds < 172800:
+        return f"{seconds // 3600}h ago"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,186 @@
+"""config.yaml: where news comes from, where alerts go, and where state lives.
+
+Loaded with PyYAML's safe loader (keeping positions), `${VAR}` and
+`${VAR:-default}` replaced from the environment, then validated with pydantic:
+the top level here, each source and notifier by the model its own module
+defines. Every problem is collected and reported together with the file, line
+and key path (`sources[0].interval`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from monitor.errors import Problem, UserError, did_you_mean, key_path
+from monitor.match.rules import validation_problems
+from monitor.notify import NotifierConfig, notifier_types
+from monitor.settings import ByteSize, Duration, Strict
+from monitor.sources import Backfill, SourceConfig, source_types
+from monitor.yamlsrc import Document, Loc, load_yaml
+
+log = logging.getLogger(__name__)
+ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+USER_AGENT = "trade-monitor/0.1 (+https://github.com/trade-monitor/trade-monitor)"
+
+
+class Defaults(Strict):
+    interval: Duration = 600.0
+    timeout: Duration = 20.0
+    max_bytes: ByteSize = 10_000_000
+    backfill: Backfill = 0.0
+    notify: list[str] = ["console"]
+    user_agent: str = USER_AGENT
+    dispatch_interval: Duration = 5.0
+
+
+class ConfigModel(Strict):
+    state: str = "sqlite:///state/trade-monitor.db"
+    rules: list[str] = ["rules/"]
+    defaults: Defaults = Defaults()
+    sources: list[Any] = []
+    notifiers: list[Any] = []
+
+
+@dataclass
+class Config:
+    path: Path
+    state: str
+    rule_paths: list[Path]
+    defaults: Defaults
+    sources: list[SourceConfig]
+    notifiers: list[NotifierConfig]
+    disabled: dict[str, list[str]] = field(default_factory=dict)  # notifier id -> missing keys
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def enabled_notifiers(self) -> list[NotifierConfig]:
+        return [n for n in self.notifiers if n.id not in self.disabled]
+
+    def secrets(self) -> list[str]:
+        return [secret for n in self.notifiers for secret in n.secrets()]
+
+
+def load_config(path: Path) -> Config:
+    """The validated config; UserError with every problem if anything is wrong."""
+    doc = load_yaml(path)
+    problems: list[Problem] = []
+    if not isinstance(doc.data, dict):
+        raise UserError([doc.problem((), "expected a mapping with sources, notifiers and rules")])
+    doc.data = _substitute(doc, doc.data, (), problems)
+    try:
+        model = ConfigModel.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(validation_problems(doc, (), exc, ConfigModel))
+        raise UserError(problems) from None
+    sources = _typed(doc, model.sources, "sources", source_types(), problems)
+    notifiers = _typed(doc, model.notifiers, "notifiers", notifier_types(), problems)
+    notifier_ids = {n.id for n in notifiers}
+    for i, name in enumerate(model.defaults.notify):
+        if name not in notifier_ids:
+            hint = did_you_mean(name, notifier_ids) or "define it under notifiers:"
+            loc = ("defaults", "notify", i)
+            problems.append(doc.problem(loc, f"no notifier named `{name}`", key_path(loc), hint))
+    if not model.state.startswith("sqlite:///"):
+        problems.append(
+            doc.problem(
+                ("state",),
+                f"unsupported state URL {model.state!r}",
+                "state",
+                "use sqlite:///path/to/file.db (PostgreSQL is not available yet)",
+            )
+        )
+    if problems:
+        raise UserError(problems)
+    base = path.parent
+    return Config(
+        path=path,
+        state=model.state,
+        rule_paths=[base / p for p in model.rules],
+        defaults=model.defaults,
+        sources=[_with_defaults(s, model.defaults) for s in sources],
+        notifiers=notifiers,
+        disabled={n.id: n.missing() for n in notifiers if n.missing()},
+    )
+
+
+def _substitute(doc: Document, value: Any, loc: Loc, problems: list[Problem]) -> Any:
+    """`${VAR}` and `${VAR:-default}` in every string, from the environment."""
+    if isinstance(value, dict):
+        return {k: _substitute(doc, v, (*loc, k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(doc, v, (*loc, i), problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        problems.append(
+            doc.problem(
+                loc,
+                f"environment variable {name} is not set",
+                key_path(loc),
+                f"set {name}, or write ${{{name}:-default}} to allow it to be empty",
+            )
+        )
+        return ""
+
+    return ENV_VAR.sub(replace, value)
+
+
+def _typed(
+    doc: Document,
+    items: list[Any],
+    section: str,
+    types: dict[str, tuple[type[Any], Any]],
+    problems: list[Problem],
+) -> list[Any]:
+    """Validate each entry of `sources` or `notifiers` with its own type's model."""
+    built: list[Any] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        loc: Loc = (section, i)
+        if not isinstance(item, dict):
+            problems.append(doc.problem(loc, "expected a mapping with id and type", key_path(loc)))
+            continue
+        kind = item.get("type")
+        if kind not in types:
+            hint = did_you_mean(str(kind), types) or f"types: {', '.join(types)}"
+            message = f"unknown type {kind!r}" if kind else "missing required key `type`"
+            problems.append(doc.problem((*loc, "type"), message, key_path((*loc, "type")), hint))
+            continue
+        model = types[kind][0]
+        try:
+            config = model.model_validate(item)
+        except ValidationError as exc:
+            problems.extend(validation_problems(doc, loc, exc, model))
+            continue
+        if config.id in seen:
+            message = f"duplicate id `{config.id}`"
+            problems.append(doc.problem((*loc, "id"), message, key_path((*loc, "id"))))
+            continue
+        seen.add(config.id)
+        built.append(config)
+    return built
+
+
+def _with_defaults(source: SourceConfig, defaults: Defaults) -> SourceConfig:
+    fill = {
+        name: getattr(defaults, name)
+        for name in ("interval", "backfill", "timeout", "max_bytes")
+        if getattr(source, name) is None
+    }
+    return source.model_copy(update=fill)

@@ -1,0 +1,74 @@
+"""Short human log lines by default, JSON lines for machines, and no secret in either.
+
+Every record passes a redaction filter that replaces each configured secret
+(tokens, passwords, webhook URLs) with `***`, wherever it would appear:
+belt and braces on top of never formatting them in the first place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+CONTEXT_KEYS = ("source", "rule", "notifier", "article", "alert")
+
+
+class Redactor(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            for secret in self.secrets:
+                text = text.replace(secret, "***")
+            record.msg, record.args = text, None
+        return True
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        context = " ".join(f"{k}={getattr(record, k)}" for k in CONTEXT_KEYS if hasattr(record, k))
+        line = (
+            f"{when} {record.levelname:<7} {context + ': ' if context else ''}{record.getMessage()}"
+        )
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({k: getattr(record, k) for k in CONTEXT_KEYS if hasattr(record, k)})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+REDACTOR = Redactor()
+
+
+def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(REDACTOR)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("apscheduler", "httpx", "httpcore", "slack_sdk", "mail.log"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def redact(secrets: Iterable[str]) -> None:
+    REDACTOR.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)

@@ -1,0 +1,247 @@
+"""Evaluating a parsed query against one analysed article.
+
+Evaluation order: a field prefix narrows where its subtree looks; terms,
+phrases, regexes and lists yield hits (field, word positions, character
+span); OR unites hits, AND requires every child and unites their hits, NOT
+holds when its child has no hit and contributes none; NEAR keeps the pairs of
+hits that lie close enough in one field; ATLEAST counts hits. A rule matches
+when its root holds, and its hits are what the alert highlights.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cache
+
+import regex
+
+from monitor.match.query import (
+    And,
+    AtLeast,
+    Field,
+    ListRef,
+    Near,
+    Node,
+    Not,
+    Or,
+    Regex,
+    Terms,
+    Word,
+)
+from monitor.match.text import ALL_FIELDS, TEXT_FIELDS, AnalyzedArticle, FieldText
+
+log = logging.getLogger(__name__)
+LEAD_PARAGRAPHS = 2
+
+
+@dataclass(frozen=True, order=True)
+class Hit:
+    field: str
+    start: int  # character span in the field's original text
+    end: int
+    first: int = field(compare=False)  # word positions, inclusive
+    last: int = field(compare=False)
+    text: str = field(compare=False, default="")
+
+
+@dataclass(frozen=True)
+class Result:
+    matched: bool
+    hits: tuple[Hit, ...] = ()
+
+
+NO = Result(False)
+
+
+@cache
+def word_predicate(word: Word) -> regex.Pattern[str] | None:
+    """None for an exact word; a pattern for a wildcard or fuzzy one."""
+    if word.wildcard:
+        body = "".join(
+            r"[\p{L}\p{N}\p{M}]*"
+            if c == "*"
+            else r"[\p{L}\p{N}\p{M}]"
+            if c == "?"
+            else regex.escape(c)
+            for c in word.text
+        )
+        return regex.compile(body)
+    if word.fuzz:
+        return regex.compile(f"(?:{regex.escape(word.text)}){{e<={word.fuzz}}}", regex.BESTMATCH)
+    return None
+
+
+class PhraseList:
+    """A list file's names, indexed by first word, so a field is scanned once per list."""
+
+    def __init__(self, phrases: list[tuple[str, ...]]) -> None:
+        self.by_first: dict[str, list[tuple[str, ...]]] = {}
+        for words in phrases:
+            if words:
+                self.by_first.setdefault(words[0], []).append(words)
+        for candidates in self.by_first.values():
+            candidates.sort(key=len, reverse=True)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.by_first.values())
+
+
+@dataclass
+class Evaluator:
+    """Evaluates queries on one article; create one per article and reuse it for every rule."""
+
+    doc: AnalyzedArticle
+    lists: dict[str, PhraseList] = field(default_factory=dict)
+    regex_timeout: float = 0.05
+    timeouts: list[str] = field(default_factory=list)
+
+    def evaluate(self, node: Node, fields: tuple[str, ...] = TEXT_FIELDS) -> Result:
+        if isinstance(node, Terms | Regex | ListRef):
+            hits = self.hits(node, fields)
+            return Result(bool(hits), tuple(hits))
+        if isinstance(node, Or):
+            results = [self.evaluate(child, fields) for child in node.children]
+            return Result(any(r.matched for r in results), _merge(r.hits for r in results))
+        if isinstance(node, And):
+            results = []
+            for child in node.children:
+                result = self.evaluate(child, fields)
+                if not result.matched:
+                    return NO
+                results.append(result)
+            return Result(True, _merge(r.hits for r in results))
+        if isinstance(node, Not):
+            return NO if self.evaluate(node.child, fields).matched else Result(True)
+        if isinstance(node, Field):
+            return self.evaluate(node.child, (node.name,))
+        hits = self.hits(node, fields)
+        return Result(bool(hits), tuple(hits))
+
+    def hits(self, node: Node, fields: tuple[str, ...]) -> list[Hit]:
+        """The hits of a positional node (term, phrase, regex, list, OR-group, NEAR, ATLEAST)."""
+        if isinstance(node, Field):
+            return self.hits(node.child, (node.name,))
+        if isinstance(node, Or):
+            return list(_merge(self.hits(child, fields) for child in node.children))
+        if isinstance(node, Near):
+            return self._near(node, fields)
+        if isinstance(node, AtLeast):
+            found = self.hits(node.child, fields)
+            return found if len(found) >= node.count else []
+        hits: list[Hit] = []
+        for name, paragraphs in self._views(fields):
+            text = self.doc.field(name)
+            found = self._find(node, text)
+            if paragraphs is not None:
+                found = [h for h in found if text.paragraph_of[h.first] < paragraphs]
+            hits.extend(found)
+        return hits
+
+    def _views(self, fields: tuple[str, ...]) -> list[tuple[str, int | None]]:
+        views: list[tuple[str, int | None]] = []
+        for name in fields:
+            if name == "text":
+                views.extend((f, None) for f in TEXT_FIELDS)
+            elif name == "lead":
+                views += [("title", None), (self.doc.lead_field(), LEAD_PARAGRAPHS)]
+            elif name in ALL_FIELDS:
+                views.append((name, None))
+        return list(dict.fromkeys(views))
+
+    def _find(self, node: Node, text: FieldText) -> list[Hit]:
+        if isinstance(node, Terms):
+            return [
+                _hit(text, p, p + len(node.words) - 1) for p in _phrase_starts(node.words, text)
+            ]
+        if isinstance(node, Regex):
+            return self._regex(node, text)
+        if isinstance(node, ListRef):
+            return _list_hits(self.lists.get(node.name), text)
+        raise TypeError(f"not a positional node: {node}")
+
+    def _regex(self, node: Regex, text: FieldText) -> list[Hit]:
+        if not text.text:
+            return []
+        pattern = _compiled_regex(node.pattern, node.ignore_case)
+        hits = []
+        try:
+            for m in pattern.finditer(text.text, timeout=self.regex_timeout):
+                if m.end() > m.start():
+                    first, last = text.position_at(m.start()), text.position_at(m.end() - 1)
+                    hits.append(Hit(text.name, m.start(), m.end(), first, last, m.group()))
+        except TimeoutError:
+            self.timeouts.append(node.source)
+            log.warning("regex %s timed out on field %s", node.source, text.name)
+            return []
+        return hits
+
+    def _near(self, node: Near, fields: tuple[str, ...]) -> list[Hit]:
+        left, right = self.hits(node.left, fields), self.hits(node.right, fields)
+        kept: set[Hit] = set()
+        for a in left:
+            for b in right:
+                if a.field == b.field and a != b and self._close(node, a, b):
+                    kept.update((a, b))
+        return sorted(kept)
+
+    def _close(self, node: Near, a: Hit, b: Hit) -> bool:
+        if node.ordered and a.first > b.first:
+            return False
+        text = self.doc.field(a.field)
+        if node.unit == "s":
+            return text.sentence_of[a.first] == text.sentence_of[b.first]
+        if node.unit == "p":
+            return text.paragraph_of[a.first] == text.paragraph_of[b.first]
+        gap = b.first - a.last - 1 if a.first <= b.first else a.first - b.last - 1
+        return gap <= node.distance
+
+
+@cache
+def _compiled_regex(pattern: str, ignore_case: bool) -> regex.Pattern[str]:
+    return regex.compile(pattern, regex.IGNORECASE if ignore_case else 0)
+
+
+def _matches(word: Word, token: str) -> bool:
+    predicate = word_predicate(word)
+    return token == word.text if predicate is None else predicate.fullmatch(token) is not None
+
+
+def _phrase_starts(words: tuple[Word, ...], text: FieldText) -> list[int]:
+    first = words[0]
+    if word_predicate(first) is None:
+        starts = text.positions.get(first.text, [])
+    else:
+        starts = sorted(p for w, ps in text.positions.items() if _matches(first, w) for p in ps)
+    if len(words) == 1:
+        return list(starts)
+    n = len(text.words)
+    return [
+        s
+        for s in starts
+        if s + len(words) <= n
+        and all(_matches(w, text.words[s + k]) for k, w in enumerate(words[1:], 1))
+    ]
+
+
+def _list_hits(names: PhraseList | None, text: FieldText) -> list[Hit]:
+    if names is None:
+        return []
+    hits = []
+    for word in names.by_first.keys() & text.positions.keys():
+        for start in text.positions[word]:
+            for phrase in names.by_first[word]:
+                end = start + len(phrase)
+                if tuple(text.words[start:end]) == phrase:
+                    hits.append(_hit(text, start, end - 1))
+                    break
+    return sorted(hits)
+
+
+def _hit(text: FieldText, first: int, last: int) -> Hit:
+    start, end = text.starts[first], text.ends[last]
+    return Hit(text.name, start, end, first, last, text.text[start:end])
+
+
+def _merge(groups: object) -> tuple[Hit, ...]:
+    return tuple(sorted({hit for group in groups for hit in group}))  # type: ignore[attr-defined]

@@ -1,0 +1,405 @@
+"""The query language: a lexer and a recursive-descent parser into a small AST.
+
+Precedence, high to low: field prefix, NOT (and `-`), NEAR, AND (explicit or
+implicit), OR. Operators are upper case; `and`, `or`, `not` and `near` in lower
+case are ordinary words. Every node keeps its offset in the query so that
+errors can point a caret at the fault.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import regex
+
+from monitor.errors import did_you_mean
+from monitor.match.text import fold
+
+FIELDS = ("title", "summary", "body", "lead", "text", "author", "url", "source")
+OPERATOR = re.compile(r"(AND|OR|NOT)(?![^\s()])|(O?NEAR|ATLEAST)/(\S*?)(?=[\s()]|$)")
+WORD_CHARS = re.compile(r'[^\s()"]+')
+
+
+class QueryError(Exception):
+    def __init__(self, message: str, offset: int, hint: str = "") -> None:
+        super().__init__(message)
+        self.message, self.offset, self.hint = message, offset, hint
+
+
+# ---- the AST -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Word:
+    """One word pattern: exact, wildcard (`*`, `?`) or fuzzy (`~n`)."""
+
+    text: str  # folded
+    wildcard: bool = False
+    fuzz: int = 0
+
+    def __str__(self) -> str:
+        return self.text + (f"~{self.fuzz}" if self.fuzz else "")
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A word or a phrase: consecutive word patterns."""
+
+    words: tuple[Word, ...]
+    offset: int
+    source: str
+
+    def __str__(self) -> str:
+        return self.source
+
+
+@dataclass(frozen=True)
+class Regex:
+    pattern: str
+    ignore_case: bool
+    offset: int
+    source: str
+
+    def __str__(self) -> str:
+        return self.source
+
+
+@dataclass(frozen=True)
+class ListRef:
+    name: str
+    offset: int
+
+    def __str__(self) -> str:
+        return f"@{self.name}"
+
+
+@dataclass(frozen=True)
+class And:
+    children: tuple[Node, ...]
+    offset: int
+
+    def __str__(self) -> str:
+        return "(" + " AND ".join(map(str, self.children)) + ")"
+
+
+@dataclass(frozen=True)
+class Or:
+    children: tuple[Node, ...]
+    offset: int
+
+    def __str__(self) -> str:
+        return "(" + " OR ".join(map(str, self.children)) + ")"
+
+
+@dataclass(frozen=True)
+class Not:
+    child: Node
+    offset: int
+
+    def __str__(self) -> str:
+        return f"NOT {self.child}"
+
+
+@dataclass(frozen=True)
+class Near:
+    """Both sides within `distance` words (unit `w`), or in one sentence (`s`) or paragraph."""
+
+    left: Node
+    right: Node
+    unit: str
+    distance: int
+    ordered: bool
+    offset: int
+
+    def __str__(self) -> str:
+        op = ("ONEAR" if self.ordered else "NEAR") + "/"
+        op += str(self.distance) if self.unit == "w" else self.unit
+        return f"({self.left} {op} {self.right})"
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    count: int
+    child: Node
+    offset: int
+
+    def __str__(self) -> str:
+        return f"ATLEAST/{self.count} {self.child}"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    child: Node
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.child}"
+
+
+Node = Terms | Regex | ListRef | And | Or | Not | Near | AtLeast | Field
+POSITIONAL = (Terms, Regex, ListRef, Near)
+
+
+# ---- the lexer -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # ( ) WORD PHRASE REGEX LIST FIELD AND OR NOT MINUS NEAR ATLEAST END
+    text: str
+    offset: int
+    arg: str = ""
+
+
+def tokenize(query: str) -> list[Token]:
+    tokens: list[Token] = []
+    i = 0
+    while i < len(query):
+        ch = query[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "()":
+            tokens.append(Token(ch, ch, i))
+            i += 1
+        elif ch == '"':
+            end = query.find('"', i + 1)
+            if end < 0:
+                raise QueryError("unclosed quote", i, 'close the phrase with "')
+            tokens.append(Token("PHRASE", query[i + 1 : end], i))
+            i = end + 1
+        elif ch == "/":
+            i = _lex_regex(query, i, tokens)
+        elif ch == "-" and i + 1 < len(query) and not query[i + 1].isspace():
+            tokens.append(Token("MINUS", "-", i))
+            i += 1
+        elif ch == "@":
+            word = WORD_CHARS.match(query, i + 1)
+            name = word.group() if word else ""
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+                raise QueryError("a list reference needs a name, such as @entity-list", i)
+            tokens.append(Token("LIST", name, i))
+            i += 1 + len(name)
+        elif op := OPERATOR.match(query, i):
+            i = _lex_operator(op, tokens)
+        else:
+            word = WORD_CHARS.match(query, i)
+            assert word is not None
+            i = _lex_word(word.group(), i, tokens)
+    tokens.append(Token("END", "", len(query)))
+    return tokens
+
+
+def _lex_regex(query: str, start: int, tokens: list[Token]) -> int:
+    i = start + 1
+    while i < len(query) and query[i] != "/":
+        i += 2 if query[i] == "\\" else 1
+    if i >= len(query):
+        raise QueryError("unclosed regex", start, "end the regex with /, or /i for any case")
+    flags = re.match(r"[a-z]*", query[i + 1 :]).group()  # type: ignore[union-attr]
+    if flags not in ("", "i"):
+        raise QueryError(f"unknown regex flag `{flags}`", i + 1, "only /i is supported")
+    tokens.append(Token("REGEX", query[start + 1 : i], start, flags))
+    return i + 1 + len(flags)
+
+
+def _lex_operator(op: re.Match[str], tokens: list[Token]) -> int:
+    start = op.start()
+    if op.group(1):
+        tokens.append(Token(op.group(1), op.group(1), start))
+        return op.end()
+    name, arg = op.group(2), op.group(3)
+    if name == "ATLEAST":
+        if not arg.isdigit() or int(arg) < 1:
+            raise QueryError(f"ATLEAST/{arg}: expected a count", start, "write ATLEAST/3 word")
+    elif not (arg.isdigit() or arg in ("s", "p")):
+        raise QueryError(
+            f"{name}/{arg}: expected a number of words, s or p",
+            start,
+            f"write {name}/5 (within 5 words), {name}/s (same sentence) or {name}/p",
+        )
+    tokens.append(Token("ATLEAST" if name == "ATLEAST" else "NEAR", name, start, arg))
+    return op.end()
+
+
+def _lex_word(word: str, start: int, tokens: list[Token]) -> int:
+    if ":" in word:
+        name = word.partition(":")[0]
+        if name.lower() in FIELDS:
+            tokens.append(Token("FIELD", name.lower(), start))
+            return start + len(name) + 1
+        if name.isalpha():
+            raise QueryError(
+                f"unknown field `{name}`",
+                start,
+                did_you_mean(name.lower(), FIELDS)
+                or f'fields are {", ".join(FIELDS)}; put text with a colon in quotes: "10:30"',
+            )
+    tokens.append(Token("WORD", word, start))
+    return start + len(word)
+
+
+# ---- the parser ----------------------------------------------------------------
+
+
+class Parser:
+    def __init__(self, query: str) -> None:
+        self.query = query
+        self.tokens = tokenize(query)
+        self.at = 0
+
+    def parse(self) -> Node:
+        if self.peek.kind == "END":
+            raise QueryError("empty query", 0, "write at least one word")
+        node = self.or_expr()
+        if self.peek.kind == ")":
+            raise QueryError("unbalanced parenthesis: `)` without `(`", self.peek.offset)
+        return node
+
+    @property
+    def peek(self) -> Token:
+        return self.tokens[self.at]
+
+    def take(self) -> Token:
+        token = self.tokens[self.at]
+        self.at += 1
+        return token
+
+    def or_expr(self) -> Node:
+        children = [self.and_expr()]
+        while self.peek.kind == "OR":
+            self.take()
+            children.append(self.and_expr())
+        return children[0] if len(children) == 1 else Or(tuple(children), children[0].offset)
+
+    def and_expr(self) -> Node:
+        children = [self.near_expr()]
+        while self.peek.kind not in ("OR", ")", "END"):
+            if self.peek.kind == "AND":
+                self.take()
+            children.append(self.near_expr())
+        return children[0] if len(children) == 1 else And(tuple(children), children[0].offset)
+
+    def near_expr(self) -> Node:
+        node = self.unary()
+        while self.peek.kind == "NEAR":
+            op = self.take()
+            right = self.unary()
+            for side in (node, right):
+                _require_positional(side, op)
+            unit, distance = (op.arg, 0) if op.arg in ("s", "p") else ("w", int(op.arg))
+            node = Near(node, right, unit, distance, op.text == "ONEAR", op.offset)
+        return node
+
+    def unary(self) -> Node:
+        token = self.peek
+        if token.kind in ("NOT", "MINUS"):
+            self.take()
+            return Not(self._operand(token), token.offset)
+        if token.kind == "ATLEAST":
+            self.take()
+            child = self._operand(token)
+            _require_positional(child, token)
+            return AtLeast(int(token.arg), child, token.offset)
+        if token.kind == "FIELD":
+            self.take()
+            return Field(token.text, self._operand(token), token.offset)
+        return self.primary()
+
+    def _operand(self, operator: Token) -> Node:
+        if self.peek.kind in ("END", ")", "OR", "AND", "NEAR"):
+            name = operator.text if operator.kind != "FIELD" else f"{operator.text}:"
+            raise QueryError(f"`{name}` has no operand", operator.offset, "add a term after it")
+        return self.unary()
+
+    def primary(self) -> Node:
+        token = self.take()
+        if token.kind == "(":
+            if self.peek.kind == ")":
+                raise QueryError("empty parentheses", token.offset)
+            node = self.or_expr()
+            if self.peek.kind != ")":
+                raise QueryError("unbalanced parenthesis: `(` is never closed", token.offset)
+            self.take()
+            return node
+        if token.kind == "WORD":
+            return _word_terms(token)
+        if token.kind == "PHRASE":
+            return _phrase_terms(token)
+        if token.kind == "REGEX":
+            return _regex(token)
+        if token.kind == "LIST":
+            return ListRef(token.text, token.offset)
+        if token.kind == "END":
+            raise QueryError("the query ends where a term was expected", token.offset)
+        if token.kind == ")":
+            raise QueryError("unbalanced parenthesis: `)` without `(`", token.offset)
+        raise QueryError(
+            f"`{token.text}` has no left operand", token.offset, "add a term before it"
+        )
+
+
+def _require_positional(node: Node, op: Token) -> None:
+    """NEAR and ATLEAST need things with positions: terms, or OR-groups of them."""
+    if isinstance(node, Field):
+        _require_positional(node.child, op)
+    elif isinstance(node, Or):
+        for child in node.children:
+            _require_positional(child, op)
+    elif not isinstance(node, POSITIONAL):
+        raise QueryError(
+            f"{op.text} works on words, phrases, lists, regexes or OR-groups of them",
+            getattr(node, "offset", op.offset),
+            "move AND / NOT outside: (a NEAR/5 b) AND NOT c",
+        )
+
+
+def _word(text: str, offset: int) -> Word:
+    """A lexed word piece: `tariff*`, `licen?e`, `nvidia~1` or plain."""
+    fuzz = 0
+    if m := re.fullmatch(r"(.+?)~(\d?)", text):
+        text, fuzz = m.group(1), int(m.group(2) or 1)
+        if fuzz > 2:
+            raise QueryError(
+                "fuzzy matching allows at most 2 edits", offset, "write word~1 or word~2"
+            )
+    wildcard = "*" in text or "?" in text
+    if wildcard and fuzz:
+        raise QueryError("a word cannot be both fuzzy and a wildcard", offset)
+    if wildcard and not text.strip("*?"):
+        raise QueryError("a wildcard needs at least one letter", offset)
+    return Word(fold(text), wildcard, fuzz)
+
+
+def _word_terms(token: Token) -> Terms:
+    """A bare word; `rare-earth`, `U.S.` and `Nvidia's` split into a phrase, as the text does."""
+    pieces = _pieces(token.text)
+    if not pieces:
+        raise QueryError(f"`{token.text}` has no letters or digits to match", token.offset)
+    return Terms(tuple(_word(p, token.offset) for p in pieces), token.offset, token.text)
+
+
+def _phrase_terms(token: Token) -> Terms:
+    pieces = _pieces(token.text)
+    if not pieces:
+        raise QueryError("empty phrase", token.offset, "put words between the quotes")
+    return Terms(tuple(_word(p, token.offset) for p in pieces), token.offset, f'"{token.text}"')
+
+
+def _pieces(text: str) -> list[str]:
+    """Split like the article tokenizer, but keep `*`, `?` and `~n` attached."""
+    return [p for p in regex.findall(r"[\p{L}\p{N}\p{M}*?]+(?:~\d?)?", text) if p.strip("~")]
+
+
+def _regex(token: Token) -> Regex:
+    flags = regex.IGNORECASE if token.arg == "i" else 0
+    try:
+        regex.compile(token.text, flags)
+    except regex.error as exc:
+        raise QueryError(f"bad regex: {exc}", token.offset + 1 + (exc.pos or 0)) from None
+    return Regex(token.text, token.arg == "i", token.offset, f"/{token.text}/{token.arg}")
+
+
+def parse_query(query: str) -> Node:
+    return Parser(query).parse()

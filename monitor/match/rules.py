@@ -1,0 +1,393 @@
+"""Rule files: YAML in, compiled `Rule`s and a `RuleSet` out.
+
+A file holds one rule (a mapping) or several (`rules:` and a list). Every
+problem in every file is collected before anything is refused, each with its
+file, line, column and a hint, so `trade-monitor check` shows them all at once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+
+from monitor.article import Article
+from monitor.errors import Problem, UserError, did_you_mean, key_path
+from monitor.match.engine import Evaluator, Hit, PhraseList
+from monitor.match.query import FIELDS, And, ListRef, Node, Not, Or, QueryError, parse_query
+from monitor.match.text import AnalyzedArticle, words_of
+from monitor.settings import Duration, Strict
+from monitor.yamlsrc import Document, Loc, load_yaml
+
+SEVERITIES = ("info", "low", "medium", "high", "critical")
+Severity = Literal["info", "low", "medium", "high", "critical"]
+TestCase = str | dict[str, Any]
+
+
+class RuleTests(Strict):
+    match: list[TestCase] = []
+    no_match: list[TestCase] = []
+
+
+class RuleModel(Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    title: str | None = None
+    description: str = ""
+    severity: Severity = "medium"
+    query: str | None = None
+    any: list[str] = []
+    all: list[str] = []
+    none: list[str] = []
+    fields: list[Literal[FIELDS]] = ["title", "summary", "body"]  # type: ignore[valid-type]
+    sources: list[str] = ["*"]
+    notify: list[str] | None = None
+    cooldown: Duration | None = None
+    tags: list[str] = []
+    tests: RuleTests = RuleTests()
+
+    @field_validator("fields")
+    @classmethod
+    def _some_fields(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one field")
+        return value
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: str
+    root: Node
+    fields: tuple[str, ...]
+    file: str
+    description: str = ""
+    sources: tuple[str, ...] = ("*",)
+    notify: tuple[str, ...] | None = None
+    cooldown: float | None = None
+    tags: tuple[str, ...] = ()
+    tests: RuleTests = field(default_factory=RuleTests)
+    test_lines: dict[str, int] = field(default_factory=dict, compare=False)  # "match[0]" -> line
+    query_text: str = ""
+
+    def applies_to(self, source_id: str) -> bool:
+        return any(fnmatch.fnmatchcase(source_id, pattern) for pattern in self.sources)
+
+
+@dataclass(frozen=True)
+class Match:
+    rule: Rule
+    article_id: str
+    hits: tuple[Hit, ...]
+
+
+@dataclass
+class RuleSet:
+    rules: list[Rule]
+    lists: dict[str, PhraseList] = field(default_factory=dict)
+    regex_timeout: float = 0.05
+
+    def evaluator(self, article: Article) -> Evaluator:
+        return Evaluator(AnalyzedArticle(article), self.lists, self.regex_timeout)
+
+    def match(self, article: Article) -> list[Match]:
+        evaluator = self.evaluator(article)
+        matches = []
+        for rule in self.rules:
+            if not rule.applies_to(article.source_id):
+                continue
+            result = evaluator.evaluate(rule.root, rule.fields)
+            if result.matched:
+                matches.append(Match(rule, article.id, result.hits))
+        return matches
+
+    def get(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+# ---- loading -------------------------------------------------------------------
+
+
+def rule_files(paths: Iterable[Path]) -> list[Path]:
+    """YAML files named by files, folders (recursively, outside `lists/`) and globs."""
+    found: list[Path] = []
+    for path in paths:
+        matches = [Path(p) for p in sorted(glob.glob(str(path)))] or [path]
+        for match in matches:
+            if match.is_dir():
+                found.extend(
+                    p
+                    for p in sorted(match.rglob("*"))
+                    if p.suffix in (".yaml", ".yml") and "lists" not in p.relative_to(match).parts
+                )
+            else:
+                found.append(match)
+    return list(dict.fromkeys(found))
+
+
+def load_rules(
+    paths: Iterable[Path], notifiers: set[str] | None = None, display_root: Path | None = None
+) -> RuleSet:
+    """Every rule in these files; UserError listing every problem if any is wrong."""
+    problems: list[Problem] = []
+    rules: list[Rule] = []
+    first_file: dict[str, str] = {}
+    lists: dict[str, PhraseList] = {}
+    files = rule_files(paths)
+    if not files:
+        names = ", ".join(str(p) for p in paths)
+        raise UserError([Problem(names or "rules", "no rule files found", hint="add *.yaml files")])
+    for path in files:
+        name = _display(path, display_root)
+        try:
+            doc = load_yaml(path, name)
+        except UserError as exc:
+            problems.extend(exc.problems)
+            continue
+        for rule, loc in _rules_in(doc, problems):
+            built = _build_rule(doc, loc, rule, path.parent, lists, notifiers, problems)
+            if built is None:
+                continue
+            if built.id in first_file:
+                problems.append(
+                    doc.problem(
+                        (*loc, "id"),
+                        f"duplicate rule id `{built.id}`",
+                        key_path((*loc, "id")),
+                        f"also defined in {first_file[built.id]}; ids are unique across files",
+                    )
+                )
+                continue
+            first_file[built.id] = name
+            rules.append(built)
+    if problems:
+        raise UserError(problems)
+    return RuleSet(rules, lists)
+
+
+def _display(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def _rules_in(doc: Document, problems: list[Problem]) -> list[tuple[Any, Loc]]:
+    data = doc.data
+    if data is None:
+        problems.append(doc.problem((), "the file is empty", hint="write a rule with id and query"))
+        return []
+    if isinstance(data, dict) and set(data) == {"rules"}:
+        if not isinstance(data["rules"], list):
+            problems.append(doc.problem(("rules",), "`rules` must be a list of rules", "rules"))
+            return []
+        return [(rule, ("rules", i)) for i, rule in enumerate(data["rules"])]
+    if isinstance(data, dict):
+        return [(data, ())]
+    problems.append(doc.problem((), "expected a rule (a mapping) or `rules:` with a list"))
+    return []
+
+
+def _build_rule(
+    doc: Document,
+    loc: Loc,
+    data: Any,
+    folder: Path,
+    lists: dict[str, PhraseList],
+    notifiers: set[str] | None,
+    problems: list[Problem],
+) -> Rule | None:
+    if not isinstance(data, dict):
+        problems.append(doc.problem(loc, "expected a rule: a mapping with id and query"))
+        return None
+    try:
+        model = RuleModel.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(validation_problems(doc, loc, exc, RuleModel))
+        return None
+    parts: list[Node] = []
+    found_problem = False
+    for key, items in _query_groups(model, loc):
+        nodes = []
+        for text, item_loc in items:
+            try:
+                node = parse_query(text)
+            except QueryError as exc:
+                problem = doc.problem_in_scalar(item_loc, exc.offset, exc.message, key, exc.hint)
+                problems.append(problem)
+                found_problem = True
+                continue
+            found_problem |= not _resolve_lists(node, doc, item_loc, folder, lists, problems, key)
+            nodes.append(node)
+        if nodes:
+            parts.append(_combine(key, nodes))
+    if not parts and not found_problem:
+        problems.append(doc.problem(loc, "a rule needs a `query` (or any/all/none)", key_path(loc)))
+        return None
+    for i, notifier in enumerate(model.notify or []):
+        if notifiers is not None and notifier not in notifiers:
+            problems.append(
+                doc.problem(
+                    (*loc, "notify", i),
+                    f"no notifier named `{notifier}`",
+                    key_path((*loc, "notify", i)),
+                    did_you_mean(notifier, notifiers)
+                    or f"notifiers: {', '.join(sorted(notifiers))}",
+                )
+            )
+            found_problem = True
+    if found_problem:
+        return None
+    return Rule(
+        id=model.id,
+        title=model.title or model.id,
+        severity=model.severity,
+        root=parts[0] if len(parts) == 1 else And(tuple(parts), 0),
+        fields=tuple(model.fields),
+        file=doc.path,
+        description=model.description,
+        sources=tuple(model.sources),
+        notify=tuple(model.notify) if model.notify is not None else None,
+        cooldown=model.cooldown,
+        tags=tuple(model.tags),
+        tests=model.tests,
+        test_lines=_test_lines(doc, loc, model.tests),
+        query_text=_query_text(model),
+    )
+
+
+def _test_lines(doc: Document, loc: Loc, tests: RuleTests) -> dict[str, int]:
+    lines = {}
+    for kind in ("match", "no_match"):
+        for i in range(len(getattr(tests, kind))):
+            node = doc.node_for((*loc, "tests", kind, i))
+            if node is not None:
+                lines[f"{kind}[{i}]"] = node.start_mark.line + 1
+    return lines
+
+
+def _query_groups(model: RuleModel, loc: Loc) -> list[tuple[str, list[tuple[str, Loc]]]]:
+    """(key, [(query text, its location)]) for `query` and the any/all/none lists."""
+    groups: list[tuple[str, list[tuple[str, Loc]]]] = []
+    if model.query is not None:
+        groups.append(("query", [(model.query, (*loc, "query"))]))
+    for key in ("any", "all", "none"):
+        items = getattr(model, key)
+        if items:
+            groups.append((key, [(item, (*loc, key, i)) for i, item in enumerate(items)]))
+    return groups
+
+
+def _combine(key: str, nodes: list[Node]) -> Node:
+    if len(nodes) == 1 and key != "none":
+        return nodes[0]
+    if key == "all":
+        return And(tuple(nodes), 0)
+    either = nodes[0] if len(nodes) == 1 else Or(tuple(nodes), 0)
+    return Not(either, 0) if key == "none" else either
+
+
+def _query_text(model: RuleModel) -> str:
+    """The rule's condition as one line, for `explain` and alerts."""
+    parts = [model.query.strip()] if model.query else []
+    if model.any:
+        parts.append("(" + " OR ".join(f"({t})" for t in model.any) + ")")
+    parts.extend(f"({t})" for t in model.all)
+    if model.none:
+        parts.append("NOT (" + " OR ".join(f"({t})" for t in model.none) + ")")
+    return " AND ".join(parts)
+
+
+def _resolve_lists(
+    node: Node,
+    doc: Document,
+    loc: Loc,
+    folder: Path,
+    lists: dict[str, PhraseList],
+    problems: list[Problem],
+    key: str,
+) -> bool:
+    ok = True
+    for ref in _list_refs(node):
+        if ref.name in lists:
+            continue
+        path = folder / "lists" / f"{ref.name}.txt"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            problems.append(
+                doc.problem_in_scalar(
+                    loc,
+                    ref.offset,
+                    f"unknown list `@{ref.name}`",
+                    key,
+                    f"create {path} with one name or phrase a line",
+                )
+            )
+            ok = False
+            continue
+        phrases = [tuple(words_of(line.split("#", 1)[0])) for line in lines]
+        lists[ref.name] = PhraseList([p for p in phrases if p])
+    return ok
+
+
+def _list_refs(node: Node) -> list[ListRef]:
+    if isinstance(node, ListRef):
+        return [node]
+    children: list[Node] = []
+    for name in ("children",):
+        children.extend(getattr(node, name, ()))
+    for name in ("child", "left", "right"):
+        if hasattr(node, name):
+            children.append(getattr(node, name))
+    return [ref for child in children for ref in _list_refs(child)]
+
+
+def validation_problems(
+    doc: Document, loc: Loc, exc: ValidationError, model: type[Strict]
+) -> list[Problem]:
+    """Pydantic's errors as Problems that point at the YAML and say what was expected."""
+    problems = []
+    for error in exc.errors():
+        err_loc = (*loc, *(p for p in error["loc"] if not _is_union_tag(p)))
+        path = key_path(err_loc)
+        if error["type"] == "extra_forbidden":
+            name = str(error["loc"][-1])
+            problems.append(
+                doc.problem(
+                    err_loc,
+                    f"unknown key `{name}`",
+                    path,
+                    did_you_mean(name, _known_keys(model, error["loc"][:-1])),
+                )
+            )
+        elif error["type"] == "missing":
+            problems.append(
+                doc.problem(err_loc[:-1], f"missing required key `{err_loc[-1]}`", path)
+            )
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            problems.append(doc.problem(err_loc, f"{message} (got {error.get('input')!r})", path))
+    return problems
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and ("[" in part or part in ("str", "dict[str,any]"))
+
+
+def _known_keys(model: type[Strict], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = getattr(current, "model_fields", {}).get(part)
+        annotation = getattr(info, "annotation", None)
+        current = annotation if isinstance(annotation, type) else None
+    return list(getattr(current, "model_fields", {}))

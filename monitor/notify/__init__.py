@@ -1,0 +1,79 @@
+"""Notifiers deliver one `Alert` and say how it went.
+
+`send()` returns a `SendResult`: delivered, try again later (with a delay when
+the service named one, as Slack's 429 does), or give up (with the reason):
+the classification Alertmanager uses (2xx ok, 429 and 5xx retry, other 4xx
+fail). A notifier never raises for a delivery failure and never puts a secret
+in its error text. Built-in kinds are registered in `notifier_types()`; each
+module keeps its config model next to its code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import Field
+
+from monitor.alerts import Alert
+from monitor.settings import Strict
+
+NOTIFIER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class NotifierConfig(Strict):
+    id: str = Field(pattern=NOTIFIER_ID)
+    type: str
+
+    def missing(self) -> list[str]:
+        """Required settings left empty: the notifier is switched off with a warning."""
+        return []
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line."""
+        return []
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    error: str = ""
+    retry: bool = False
+    retry_after: float | None = None  # seconds the service asked us to wait
+    ref: str = ""  # the service's id for the message (Slack ts, Message-ID)
+
+    @classmethod
+    def delivered(cls, ref: str = "") -> SendResult:
+        return cls(True, ref=ref)
+
+    @classmethod
+    def later(cls, error: str, retry_after: float | None = None) -> SendResult:
+        return cls(False, error, retry=True, retry_after=retry_after)
+
+    @classmethod
+    def give_up(cls, error: str) -> SendResult:
+        return cls(False, error)
+
+
+class Notifier(Protocol):
+    id: str
+
+    async def send(self, alert: Alert) -> SendResult: ...
+
+
+def notifier_types() -> dict[str, tuple[type[NotifierConfig], Any]]:
+    """The table of built-in notifier kinds: type name -> (config model, class)."""
+    from monitor.notify.console import ConsoleConfig, ConsoleNotifier
+    from monitor.notify.email import EmailConfig, EmailNotifier
+    from monitor.notify.slack import SlackConfig, SlackNotifier
+
+    return {
+        "console": (ConsoleConfig, ConsoleNotifier),
+        "slack": (SlackConfig, SlackNotifier),
+        "email": (EmailConfig, EmailNotifier),
+    }
+
+
+def build_notifier(config: NotifierConfig) -> Notifier:
+    _, cls = notifier_types()[config.type]
+    return cls(config)

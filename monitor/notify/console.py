@@ -1,0 +1,35 @@
+"""One readable line per alert on stdout: the notifier that works with no secrets."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from monitor.alerts import Alert
+from monitor.notify import NotifierConfig, SendResult
+from monitor.notify.render import one_line, rule_titles, severity_label
+
+
+class ConsoleConfig(NotifierConfig):
+    type: Literal["console"]
+
+
+class ConsoleNotifier:
+    def __init__(self, config: ConsoleConfig) -> None:
+        self.id = config.id
+
+    async def send(self, alert: Alert) -> SendResult:
+        parts = [
+            f"[{severity_label(alert)}]",
+            rule_titles(alert),
+            "|",
+            one_line(alert.title),
+            "|",
+            alert.source_id,
+        ]
+        if alert.url:
+            parts += ["|", alert.url]
+        try:
+            print(" ".join(parts), flush=True)
+        except OSError as exc:
+            return SendResult.later(f"stdout: {exc.strerror or exc}")
+        return SendResult.delivered()

@@ -1,0 +1,53 @@
+"""Pydantic building blocks for the YAML edge: durations, byte sizes, strict models.
+
+Only config and rule files are validated with pydantic; everything past the
+edge is plain dataclasses and numbers (seconds, bytes).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
+UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+UNIT_BYTES = {"b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
+
+
+def parse_duration(value: Any) -> float:
+    """'30s', '10m', '2h', '1d' or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 10m, 2h or 1d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"expected a duration such as 30s, 10m, 2h or 1d, got {value!r}")
+        seconds = float(match.group(1)) * UNIT_SECONDS[(match.group(2) or "s").lower()]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+def parse_size(value: Any) -> int:
+    """'10MB', '512KiB' or a number of bytes -> bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"expected a size such as 512KB or 10MB, got {value!r}")
+    return int(float(match.group(1)) * UNIT_BYTES[(match.group(2) or "b").lower()])
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
+
+
+class Strict(BaseModel):
+    """A model that refuses unknown keys, so a typo is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -1,0 +1,87 @@
+"""Sources turn what they fetched into `Article`s, and nothing else.
+
+A source is stateless between polls: what it must remember (ETag,
+Last-Modified, files already read) it returns as a `cursor`, which the daemon
+stores and hands back on the next poll, so a restart resumes where it was.
+Built-in kinds are registered in `SOURCE_TYPES`; each module holds its own
+config model next to its code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+from pydantic import BeforeValidator, Field
+
+from monitor.article import Article
+from monitor.fetch import Fetcher
+from monitor.settings import ByteSize, Duration, Strict, parse_duration
+
+Cursor = Mapping[str, Any]
+
+
+def parse_backfill(value: Any) -> float:
+    """`none` -> 0 s, `all` -> forever, a duration -> that window."""
+    if isinstance(value, str) and value.strip().lower() in ("none", "all"):
+        return 0.0 if value.strip().lower() == "none" else float("inf")
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f"expected none, all or a duration such as 24h, got {value!r}") from None
+
+
+Backfill = Annotated[float, BeforeValidator(parse_backfill)]
+SOURCE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class SourceConfig(Strict):
+    """Settings every source has; unset ones take the config's `defaults`."""
+
+    id: str = Field(pattern=SOURCE_ID)
+    type: str
+    interval: Duration | None = None
+    backfill: Backfill | None = None
+    timeout: Duration | None = None
+    max_bytes: ByteSize | None = None
+    enabled: bool = True
+
+
+class SourceError(Exception):
+    """A poll failed; the message is short, safe to log, and names no secret."""
+
+
+@dataclass(frozen=True)
+class PollResult:
+    articles: list[Article]
+    cursor: dict[str, Any] = field(default_factory=dict)
+    not_modified: bool = False
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What a source may use: the shared HTTP client and the config's folder."""
+
+    fetcher: Fetcher | None
+    base_dir: Path
+
+
+class Source(Protocol):
+    id: str
+
+    async def poll(self, cursor: Cursor) -> PollResult: ...
+
+
+def source_types() -> dict[str, tuple[type[SourceConfig], Any]]:
+    """The table of built-in source kinds: type name -> (config model, class)."""
+    from monitor.sources.files import FilesConfig, FilesSource
+    from monitor.sources.rss import RssConfig, RssSource
+
+    return {"rss": (RssConfig, RssSource), "files": (FilesConfig, FilesSource)}
+
+
+def build_source(config: SourceConfig, context: SourceContext) -> Source:
+    _, cls = source_types()[config.type]
+    return cls(config, context)

@@ -1,0 +1,218 @@
+"""Article files: one reader per format, chosen by the file's extension.
+
+Used by the `files` source and by `trade-monitor match`. A reader raises
+`SourceError` with a message a user can act on; it never lets a malformed file
+crash the caller.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from monitor.article import Article, html_to_text, parse_datetime
+from monitor.sources import SourceError
+from monitor.sources.newswire import is_newswire, parse_text
+from monitor.sources.rss import parse_feed
+
+Reader = Callable[[bytes, str, datetime], list[Article]]
+
+
+def read_txt(data: bytes, source_id: str, modified: datetime) -> list[Article]:
+    story = parse_text(_decode(data), year_hint=modified.year)
+    if not (story.title or story.body):
+        return []
+    return [
+        Article(
+            source_id=source_id,
+            title=story.title,
+            body=story.body,
+            authors=story.authors,
+            published_at=story.published_at,
+        )
+    ]
+
+
+def read_json(data: bytes, source_id: str, modified: datetime) -> list[Article]:
+    try:
+        value = json.loads(_decode(data))
+    except json.JSONDecodeError as exc:
+        raise SourceError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+    records = value if isinstance(value, list) else [value]
+    return [article_from_record(r, source_id, i + 1) for i, r in enumerate(records)]
+
+
+def read_jsonl(data: bytes, source_id: str, modified: datetime) -> list[Article]:
+    return list(read_json_lines(_decode(data).splitlines(), source_id))
+
+
+def read_json_lines(lines: Any, source_id: str) -> Iterator[Article]:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise SourceError(f"line {number}: invalid JSON: {exc.msg}") from None
+        yield article_from_record(record, source_id, number)
+
+
+def article_from_record(record: Any, source_id: str, number: int = 1) -> Article:
+    """A JSON object with `title`, `summary`, `body`, `url`, `published`, ... as an Article."""
+    if not isinstance(record, dict):
+        raise SourceError(f"item {number}: expected a JSON object, got {type(record).__name__}")
+    text = {k: record.get(k) for k in ("title", "summary", "body", "url", "id")}
+    for key, value in text.items():
+        if value is not None and not isinstance(value, str | int):
+            raise SourceError(f"item {number}: `{key}` must be a string")
+    authors = record.get("authors") or record.get("author") or ()
+    authors = (authors,) if isinstance(authors, str) else tuple(str(a) for a in authors)
+    published = record.get("published") or record.get("published_at") or record.get("date")
+    return Article(
+        source_id=str(record.get("source") or source_id),
+        title=html_to_text(str(text["title"] or "")),
+        summary=html_to_text(str(text["summary"] or "")),
+        body=html_to_text(str(text["body"] or record.get("text") or "")),
+        url=str(text["url"] or record.get("link") or ""),
+        guid=str(text["id"] or ""),
+        authors=authors,
+        published_at=parse_datetime(published),
+    )
+
+
+class _PageMeta(HTMLParser):
+    """The title, canonical link, author and publication time of a saved web page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.meta: dict[str, str] = {}
+        self.in_title = False
+        self.title = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "title":
+            self.in_title = True
+        elif tag == "meta":
+            key = (values.get("property") or values.get("name") or "").lower()
+            if key and "content" in values:
+                self.meta.setdefault(key, values["content"])
+        elif tag == "link" and "canonical" in values.get("rel", "").lower().split():
+            self.meta.setdefault("canonical", values.get("href", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self.in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title += data
+
+
+def read_html(data: bytes, source_id: str, modified: datetime) -> list[Article]:
+    markup = _decode(data)
+    page = _PageMeta()
+    try:
+        page.feed(markup)
+        page.close()
+    except Exception:  # html.parser is lenient; a broken page still gives its text
+        pass
+    meta = page.meta
+    title = meta.get("og:title") or " ".join(page.title.split())
+    body = html_to_text(markup.split("<body", 1)[-1] if "<body" in markup else markup)
+    if title and body.startswith(title):
+        body = body[len(title) :].lstrip()
+    author = meta.get("author") or meta.get("article:author") or ""
+    return [
+        Article(
+            source_id=source_id,
+            title=title,
+            summary=meta.get("description") or meta.get("og:description") or "",
+            body=body,
+            url=meta.get("canonical") or meta.get("og:url") or "",
+            authors=(author,) if author else (),
+            published_at=parse_datetime(meta.get("article:published_time")),
+        )
+    ]
+
+
+def read_eml(data: bytes, source_id: str, modified: datetime) -> list[Article]:
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    part = message.get_body(preferencelist=("plain", "html"))
+    try:
+        content = part.get_content() if part is not None else ""
+    except (LookupError, ValueError):
+        content = ""
+    if part is not None and part.get_content_type() == "text/html":
+        content = html_to_text(content)
+    subject = " ".join(str(message.get("subject", "")).split())
+    sender = email.utils.parseaddr(str(message.get("from", "")))
+    published = parse_datetime(str(message.get("date", "")))
+    guid = str(message.get("message-id", "")).strip()
+    if is_newswire(content):
+        story = parse_text(content, year_hint=(published or modified).year)
+        title, body, authors = story.title or subject, story.body, story.authors
+        published = story.published_at or published
+    else:
+        title, body, authors = subject, content.strip(), ((sender[0] or sender[1]),)
+    authors = tuple(a for a in authors if a)
+    return [
+        Article(source_id, title, body=body, guid=guid, authors=authors, published_at=published)
+    ]
+
+
+def read_xml(data: bytes, source_id: str, modified: datetime) -> list[Article]:
+    return parse_feed(data, source_id)
+
+
+READERS: dict[str, Reader] = {
+    ".txt": read_txt,
+    ".json": read_json,
+    ".jsonl": read_jsonl,
+    ".html": read_html,
+    ".htm": read_html,
+    ".eml": read_eml,
+    ".xml": read_xml,
+    ".rss": read_xml,
+    ".atom": read_xml,
+}
+
+
+def read_path(path: Path, source_id: str, max_bytes: int = 10_000_000) -> list[Article]:
+    """The articles in one file; SourceError if it cannot be read."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise SourceError(f"{path.name}: unsupported file type (expected {', '.join(READERS)})")
+    try:
+        stat = path.stat()
+        if stat.st_size > max_bytes:
+            raise SourceError(f"{path.name}: {stat.st_size} bytes is over the {max_bytes} cap")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"{path.name}: cannot read: {exc.strerror or exc}") from None
+    modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+    try:
+        return reader(data, source_id, modified)
+    except SourceError as exc:
+        raise SourceError(f"{path.name}: {exc}") from None
+    except Exception as exc:  # a reader bug must not take the daemon down
+        raise SourceError(f"{path.name}: unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")

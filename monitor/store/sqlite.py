@@ -1,0 +1,337 @@
+"""The SQLite store: seen articles, matches, the outbox, and each source's state.
+
+WAL mode so readers (`trade-monitor status`) never block the daemon;
+`busy_timeout` so a second process waits instead of failing; every write in a
+`BEGIN IMMEDIATE` transaction so it takes the write lock up front and cannot
+deadlock on upgrade. `synchronous=FULL`: a committed "seen + queued" is on
+disk before we move on, so a power loss cannot forget an alert we matched.
+The schema is versioned with `PRAGMA user_version` and migrated on open.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from monitor.alerts import Alert
+from monitor.article import Article
+from monitor.match import Match
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        source_id TEXT NOT NULL,
+        guid TEXT NOT NULL,
+        url TEXT NOT NULL,
+        canonical_url TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        body TEXT NOT NULL,
+        authors TEXT NOT NULL,
+        published_at REAL,
+        fetched_at REAL NOT NULL,
+        first_seen_at REAL NOT NULL,
+        alerted INTEGER NOT NULL
+    );
+    CREATE INDEX articles_canonical_url ON articles(canonical_url) WHERE canonical_url != '';
+    CREATE INDEX articles_content_hash ON articles(content_hash);
+    CREATE INDEX articles_first_seen ON articles(first_seen_at);
+    CREATE TABLE matches (
+        article_id TEXT NOT NULL REFERENCES articles(id),
+        rule_id TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        hits TEXT NOT NULL,
+        matched_at REAL NOT NULL,
+        PRIMARY KEY (article_id, rule_id)
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        article_id TEXT NOT NULL,
+        notifier_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_attempt_at REAL NOT NULL,
+        created_at REAL NOT NULL,
+        sent_at REAL,
+        UNIQUE (article_id, notifier_id)
+    );
+    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+    CREATE TABLE sources (
+        source_id TEXT PRIMARY KEY,
+        cursor TEXT NOT NULL DEFAULT '{}',
+        primed INTEGER NOT NULL DEFAULT 0,
+        last_poll_at REAL,
+        last_ok_at REAL,
+        last_error TEXT,
+        error_streak INTEGER NOT NULL DEFAULT 0,
+        item_count INTEGER NOT NULL DEFAULT 0,
+        new_count INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+]
+
+
+@dataclass(frozen=True)
+class SourceState:
+    source_id: str
+    cursor: dict[str, Any]
+    primed: bool
+    last_poll_at: float | None = None
+    last_ok_at: float | None = None
+    last_error: str | None = None
+    error_streak: int = 0
+    item_count: int = 0
+    new_count: int = 0
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    notifier_id: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: float
+    sent_at: float | None
+    alert: Alert
+
+
+@dataclass(frozen=True)
+class NewArticle:
+    """An article to record as seen, with the matches and alerts it produced."""
+
+    article: Article
+    matches: Sequence[Match] = ()
+    alerts: Sequence[Alert] = ()
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self.transaction() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"{self.path} was written by a newer trade-monitor (schema {version})"
+                )
+            for number, script in enumerate(MIGRATIONS[version:], version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version={number}")
+
+    # ---- articles ---------------------------------------------------------------
+
+    def unseen(self, articles: Sequence[Article]) -> list[Article]:
+        """Those not seen before (same id, canonical URL or content), first copy of each."""
+        fresh: dict[str, Article] = {}
+        keys: set[str] = set()
+        for article in articles:
+            own = {article.id, article.content_hash, article.canonical_url} - {""}
+            if own & keys or self._seen(self.db, article):
+                continue
+            keys |= own
+            fresh[article.id] = article
+        return list(fresh.values())
+
+    @staticmethod
+    def _seen(db: sqlite3.Connection, article: Article) -> bool:
+        row = db.execute(
+            "SELECT 1 FROM articles WHERE id = ? OR content_hash = ?"
+            " OR (canonical_url != '' AND canonical_url = ?) LIMIT 1",
+            (article.id, article.content_hash, article.canonical_url),
+        ).fetchone()
+        return row is not None
+
+    def record_poll(
+        self, source_id: str, cursor: dict[str, Any], items: int, new: Sequence[NewArticle]
+    ) -> list[NewArticle]:
+        """Mark articles seen, queue their alerts and advance the source, all in one commit.
+
+        A crash before the commit leaves nothing half-done: the next poll sees
+        the same items as new again. Returns what was actually recorded.
+        """
+        now = time.time()
+        recorded = []
+        with self.transaction() as db:
+            for item in new:
+                if self._seen(db, item.article):
+                    continue
+                self._insert_article(db, item, now)
+                recorded.append(item)
+            db.execute(
+                "INSERT INTO sources (source_id, cursor, primed, last_poll_at, last_ok_at,"
+                " last_error, error_streak, item_count, new_count)"
+                " VALUES (?, ?, 1, ?, ?, NULL, 0, ?, ?)"
+                " ON CONFLICT (source_id) DO UPDATE SET cursor = excluded.cursor, primed = 1,"
+                " last_poll_at = excluded.last_poll_at, last_ok_at = excluded.last_ok_at,"
+                " last_error = NULL, error_streak = 0, item_count = excluded.item_count,"
+                " new_count = excluded.new_count",
+                (source_id, json.dumps(cursor), now, now, items, len(recorded)),
+            )
+        return recorded
+
+    def _insert_article(self, db: sqlite3.Connection, item: NewArticle, now: float) -> None:
+        a = item.article
+        db.execute(
+            "INSERT INTO articles (id, source_id, guid, url, canonical_url, content_hash, title,"
+            " summary, body, authors, published_at, fetched_at, first_seen_at, alerted)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                a.id,
+                a.source_id,
+                a.guid,
+                a.url,
+                a.canonical_url,
+                a.content_hash,
+                a.title,
+                a.summary,
+                a.body,
+                json.dumps(a.authors),
+                a.published_at.timestamp() if a.published_at else None,
+                a.fetched_at.timestamp(),
+                now,
+                int(bool(item.alerts)),
+            ),
+        )
+        for match in item.matches:
+            hits = [[h.field, h.start, h.end, h.text] for h in match.hits]
+            db.execute(
+                "INSERT OR IGNORE INTO matches VALUES (?, ?, ?, ?, ?)",
+                (a.id, match.rule.id, match.rule.severity, json.dumps(hits), now),
+            )
+        for alert in item.alerts:
+            db.execute(
+                "INSERT OR IGNORE INTO outbox (article_id, notifier_id, payload, next_attempt_at,"
+                " created_at) VALUES (?, ?, ?, ?, ?)",
+                (a.id, alert.notifier_id, json.dumps(alert.to_json()), now, now),
+            )
+
+    def article_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    # ---- sources ----------------------------------------------------------------
+
+    def source_state(self, source_id: str) -> SourceState:
+        row = self.db.execute("SELECT * FROM sources WHERE source_id = ?", (source_id,)).fetchone()
+        return _source_state(row) if row else SourceState(source_id, {}, primed=False)
+
+    def source_states(self) -> list[SourceState]:
+        return [_source_state(r) for r in self.db.execute("SELECT * FROM sources ORDER BY 1")]
+
+    def record_failure(self, source_id: str, error: str) -> int:
+        """Count a failed poll; returns the failure streak (1 for the first failure)."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO sources (source_id, last_poll_at, last_error, error_streak)"
+                " VALUES (?, ?, ?, 1) ON CONFLICT (source_id) DO UPDATE SET"
+                " last_poll_at = excluded.last_poll_at, last_error = excluded.last_error,"
+                " error_streak = error_streak + 1",
+                (source_id, now, error),
+            )
+            row = db.execute("SELECT error_streak FROM sources WHERE source_id = ?", (source_id,))
+            return int(row.fetchone()[0])
+
+    # ---- the outbox -------------------------------------------------------------
+
+    def due_alerts(self, limit: int = 100, now: float | None = None) -> list[OutboxRow]:
+        rows = self.db.execute(
+            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
+            " ORDER BY next_attempt_at, id LIMIT ?",
+            (time.time() if now is None else now, limit),
+        )
+        return [_outbox_row(r) for r in rows]
+
+    def mark_sent(self, alert_id: int) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?,"
+                " last_error = NULL WHERE id = ?",
+                (time.time(), alert_id),
+            )
+
+    def mark_retry(self, alert_id: int, error: str, delay: float) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
+                " WHERE id = ?",
+                (error, time.time() + delay, alert_id),
+            )
+
+    def mark_dead(self, alert_id: int, error: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?"
+                " WHERE id = ?",
+                (error, alert_id),
+            )
+
+    def outbox_counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status")
+        return {"pending": 0, "sent": 0, "dead": 0} | {r[0]: r[1] for r in rows}
+
+    def recent_alerts(self, limit: int = 10, status: str | None = None) -> list[OutboxRow]:
+        query = "SELECT * FROM outbox" + (" WHERE status = ?" if status else "")
+        params: tuple[Any, ...] = (status,) if status else ()
+        rows = self.db.execute(query + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [_outbox_row(r) for r in rows]
+
+
+def _source_state(row: sqlite3.Row) -> SourceState:
+    return SourceState(
+        source_id=row["source_id"],
+        cursor=json.loads(row["cursor"]),
+        primed=bool(row["primed"]),
+        last_poll_at=row["last_poll_at"],
+        last_ok_at=row["last_ok_at"],
+        last_error=row["last_error"],
+        error_streak=row["error_streak"],
+        item_count=row["item_count"],
+        new_count=row["new_count"],
+    )
+
+
+def _outbox_row(row: sqlite3.Row) -> OutboxRow:
+    return OutboxRow(
+        id=row["id"],
+        notifier_id=row["notifier_id"],
+        status=row["status"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        sent_at=row["sent_at"],
+        alert=Alert.from_json(json.loads(row["payload"]), row["id"]),
+    )
