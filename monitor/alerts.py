@@ -91,7 +91,7 @@ def build_alerts(
             title=article.title or "(no headline)",
             url=article.canonical_url or article.url,
             published_at=published,
-            rules=tuple(_alert_rule(m) for m in routed),
+            rules=tuple(_alert_rule(m) for m in _most_severe_first(routed)),
             snippet=snippet,
             snippet_marks=marks,
             title_marks=title_marks,
@@ -99,6 +99,10 @@ def build_alerts(
         )
         for notifier, routed in by_notifier.items()
     ]
+
+
+def _most_severe_first(matches: list[Match]) -> list[Match]:
+    return sorted(matches, key=lambda m: -SEVERITIES.index(m.rule.severity))
 
 
 def _alert_rule(match: Match) -> AlertRule:

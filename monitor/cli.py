@@ -17,6 +17,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import yaml
+
 from monitor import __version__
 from monitor.article import Article
 from monitor.config import Config, load_config
@@ -102,15 +104,25 @@ def load_all(path: Path) -> tuple[Config, RuleSet]:
         config = load_config(path)
     except UserError as exc:
         problems.extend(exc.problems)
-    if config is not None:
-        try:
-            ids = {n.id for n in config.notifiers}
-            rules = load_rules(config.rule_paths, ids, display_root=config.base_dir)
-        except UserError as exc:
-            problems.extend(exc.problems)
+    rule_paths = config.rule_paths if config else fallback_rule_paths(path)
+    notifier_ids = {n.id for n in config.notifiers} if config else None
+    try:
+        rules = load_rules(rule_paths, notifier_ids, display_root=path.parent)
+    except UserError as exc:
+        problems.extend(exc.problems)
     if problems or config is None or rules is None:
         raise UserError(problems)
     return config, rules
+
+
+def fallback_rule_paths(path: Path) -> list[Path]:
+    """Where the rules are when the config has errors, so their problems show too."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        paths = data.get("rules", ["rules/"]) if isinstance(data, dict) else ["rules/"]
+        return [path.parent / str(p) for p in paths] if isinstance(paths, list) else []
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
 
 
 def cmd_run(args: argparse.Namespace) -> int:

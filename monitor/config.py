@@ -45,7 +45,7 @@ class ConfigModel(Strict):
     rules: list[str] = ["rules/"]
     defaults: Defaults = Defaults()
     sources: list[Any] = []
-    notifiers: list[Any] = []
+    notifiers: list[Any] = [{"id": "console", "type": "console"}]
 
 
 @dataclass
@@ -77,13 +77,18 @@ def load_config(path: Path) -> Config:
     if not isinstance(doc.data, dict):
         raise UserError([doc.problem((), "expected a mapping with sources, notifiers and rules")])
     doc.data = _substitute(doc, doc.data, (), problems)
+    model = None
     try:
         model = ConfigModel.model_validate(doc.data)
     except ValidationError as exc:
         problems.extend(validation_problems(doc, (), exc, ConfigModel))
-        raise UserError(problems) from None
-    sources = _typed(doc, model.sources, "sources", source_types(), problems)
-    notifiers = _typed(doc, model.notifiers, "notifiers", notifier_types(), problems)
+    raw_sources = doc.data.get("sources") if isinstance(doc.data.get("sources"), list) else []
+    raw_notifiers = doc.data.get("notifiers", ConfigModel().notifiers)
+    raw_notifiers = raw_notifiers if isinstance(raw_notifiers, list) else []
+    sources = _typed(doc, raw_sources, "sources", source_types(), problems)
+    notifiers = _typed(doc, raw_notifiers, "notifiers", notifier_types(), problems)
+    if model is None:
+        raise UserError(problems)
     notifier_ids = {n.id for n in notifiers}
     for i, name in enumerate(model.defaults.notify):
         if name not in notifier_ids:
@@ -162,18 +167,16 @@ def _typed(
             message = f"unknown type {kind!r}" if kind else "missing required key `type`"
             problems.append(doc.problem((*loc, "type"), message, key_path((*loc, "type")), hint))
             continue
-        model = types[kind][0]
-        try:
-            config = model.model_validate(item)
-        except ValidationError as exc:
-            problems.extend(validation_problems(doc, loc, exc, model))
-            continue
-        if config.id in seen:
-            message = f"duplicate id `{config.id}`"
+        if item.get("id") in seen:
+            message = f"duplicate id `{item['id']}`"
             problems.append(doc.problem((*loc, "id"), message, key_path((*loc, "id"))))
             continue
-        seen.add(config.id)
-        built.append(config)
+        seen.add(str(item.get("id")))
+        model = types[kind][0]
+        try:
+            built.append(model.model_validate(item))
+        except ValidationError as exc:
+            problems.extend(validation_problems(doc, loc, exc, model))
     return built
 
 

@@ -374,7 +374,9 @@ def validation_problems(
             )
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(doc.problem(err_loc, f"{message} (got {error.get('input')!r})", path))
+            if "got " not in message:
+                message += f" (got {error.get('input')!r})"
+            problems.append(doc.problem(err_loc, message, path))
     return problems
 
 

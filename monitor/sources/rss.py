@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import feedparser
-from pydantic import Field
+from pydantic import field_validator
 
 from monitor.article import Article, html_to_text
 from monitor.fetch import FetchError
@@ -27,7 +28,14 @@ FEED_ACCEPT = (
 
 class RssConfig(SourceConfig):
     type: Literal["rss"]
-    url: str = Field(pattern=r"^https?://\S+$")
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/]+\S*", value):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return value
 
 
 class RssSource:

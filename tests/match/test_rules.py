@@ -1,0 +1,197 @@
+from pathlib import Path
+
+import pytest
+
+from monitor.article import Article
+from monitor.errors import UserError
+from monitor.match import load_rules
+from monitor.match.ruletests import run_rule_tests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def problems(folder: Path, notifiers=None) -> list:
+    with pytest.raises(UserError) as info:
+        load_rules([folder], notifiers)
+    return info.value.problems
+
+
+def test_one_rule_per_file_and_a_rules_list(tmp_path):
+    write(tmp_path, "a.yaml", "id: a\nquery: nvidia\n")
+    write(
+        tmp_path, "b.yml", "rules:\n  - id: b\n    query: amd\n  - id: c\n    any: [intel, tsmc]\n"
+    )
+    rules = load_rules([tmp_path])
+    assert [r.id for r in rules.rules] == ["a", "b", "c"]
+    assert rules.get("a").title == "a"
+    assert rules.get("a").severity == "medium"
+    assert rules.get("a").fields == ("title", "summary", "body")
+
+
+def test_any_all_none_combine_with_query(tmp_path):
+    write(
+        tmp_path,
+        "r.yaml",
+        """
+id: r
+query: chips
+any: [nvidia, amd]
+all: [china, "export*"]
+none: [potato, poker]
+""",
+    )
+    rules = load_rules([tmp_path])
+
+    def fires(body):
+        return bool(rules.match(Article("s", title="", body=body)))
+
+    assert fires("Nvidia chips exports to China")
+    assert not fires("Intel chips exports to China")  # no `any`
+    assert not fires("Nvidia chips exports to Japan")  # not `all`
+    assert not fires("Nvidia chips exports to China, poker night")  # a `none`
+
+
+def test_sources_limit_where_a_rule_applies(tmp_path):
+    write(tmp_path, "r.yaml", "id: r\nquery: nvidia\nsources: ['gov-*']\n")
+    rules = load_rules([tmp_path])
+    assert rules.match(Article("gov-bis", title="Nvidia"))
+    assert not rules.match(Article("blog", title="Nvidia"))
+
+
+def test_query_error_points_at_line_and_column_with_caret(tmp_path):
+    write(
+        tmp_path,
+        "nvidia.yaml",
+        'id: nvidia\ntitle: Nvidia\nseverity: high\nquery: (nvidia OR "H20" AND china\n',
+    )
+    [problem] = problems(tmp_path)
+    assert (problem.line, problem.column) == (4, 8)
+    text = str(problem)
+    assert "nvidia.yaml:4:8: query: unbalanced parenthesis" in text
+    assert text.splitlines()[2].index("^") == 4 + 7
+
+
+def test_query_error_inside_a_folded_block_scalar(tmp_path):
+    write(tmp_path, "r.yaml", "id: r\nquery: >\n  nvidia OR\n  (amd NEAR/x intel)\n")
+    [problem] = problems(tmp_path)
+    assert (problem.line, problem.column) == (4, 8)
+    assert "NEAR/x" in problem.message
+
+
+def test_query_error_inside_a_literal_block_scalar(tmp_path):
+    write(tmp_path, "r.yaml", "id: r\nquery: |\n  nvidia\n  OR titel:amd\n")
+    [problem] = problems(tmp_path)
+    assert (problem.line, problem.column) == (4, 6)
+    assert problem.hint == "did you mean `title`?"
+
+
+def test_error_in_an_any_item_points_at_that_item(tmp_path):
+    write(tmp_path, "r.yaml", "id: r\nany:\n  - nvidia\n  - '\"open phrase'\n")
+    [problem] = problems(tmp_path)
+    assert problem.line == 4
+    assert problem.key == "any"
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path):
+    write(tmp_path, "r.yaml", "id: r\nqeury: nvidia\n")
+    found = problems(tmp_path)
+    assert any(
+        "unknown key `qeury`" in p.message and p.hint == "did you mean `query`?" and p.line == 2
+        for p in found
+    )
+
+
+def test_bad_values_name_the_key(tmp_path):
+    write(tmp_path, "r.yaml", "id: Bad Id\nquery: x\nseverity: urgent\nfields: [titel]\n")
+    found = {p.key: p for p in problems(tmp_path)}
+    assert set(found) == {"id", "severity", "fields[0]"}
+    assert found["severity"].line == 3
+    assert "urgent" in found["severity"].message
+
+
+def test_duplicate_ids_name_both_files(tmp_path):
+    write(tmp_path, "a.yaml", "id: same\nquery: x\n")
+    write(tmp_path, "b.yaml", "id: same\nquery: y\n")
+    [problem] = problems(tmp_path)
+    assert "duplicate rule id `same`" in problem.message
+    assert problem.file.endswith("b.yaml") and "a.yaml" in problem.hint
+
+
+def test_unknown_notifier_is_an_error_when_notifiers_are_known(tmp_path):
+    write(tmp_path, "r.yaml", "id: r\nquery: x\nnotify: [slak]\n")
+    [problem] = problems(tmp_path, {"slack", "console"})
+    assert problem.message == "no notifier named `slak`"
+    assert problem.hint == "did you mean `slack`?"
+
+
+def test_every_problem_in_every_file_is_reported(tmp_path):
+    write(tmp_path, "a.yaml", "id: a\nquery: (x\n")
+    write(tmp_path, "b.yaml", "id: b\nquery: y OR\n")
+    write(tmp_path, "c.yaml", "id: c\nquery: [unclosed\n")
+    write(tmp_path, "d.yaml", "")
+    assert len(problems(tmp_path)) == 4
+
+
+def test_a_rule_without_query_is_refused(tmp_path):
+    write(tmp_path, "r.yaml", "id: r\ntitle: nothing\n")
+    [problem] = problems(tmp_path)
+    assert "needs a `query`" in problem.message
+
+
+def test_lists_are_read_from_the_lists_folder(tmp_path):
+    write(
+        tmp_path, "lists/entities.txt", "# entity names\nHuawei Technologies\nSMIC  # a comment\n\n"
+    )
+    write(tmp_path, "r.yaml", "id: r\nquery: '@entities'\n")
+    rules = load_rules([tmp_path])
+    assert rules.match(Article("s", title="", body="SMIC and huawei technologies added"))
+    assert not rules.match(Article("s", title="", body="Huawei phones"))
+    write(tmp_path, "r.yaml", "id: r\nquery: '@nosuch'\n")
+    [problem] = problems(tmp_path)
+    assert "unknown list `@nosuch`" in problem.message
+
+
+def test_rule_tests_pass_and_fail_with_the_case_and_line(tmp_path):
+    write(
+        tmp_path,
+        "r.yaml",
+        """id: r
+query: fentanyl NEAR/5 tariff*
+tests:
+  match:
+    - "fentanyl tariffs rise"
+    - {title: "Fentanyl tariffs", body: ""}
+    - "overdose deaths fall"
+  no_match:
+    - "fentanyl-linked tariffs"
+""",
+    )
+    summary = run_rule_tests(load_rules([tmp_path]))
+    assert summary.passed == 2
+    first, second = summary.failures
+    assert first.line == 7 and "expected a match, got none: 'overdose deaths fall'" in first.message
+    assert (
+        second.line == 9
+        and "expected no match" in second.message
+        and "'fentanyl' in body" in second.message
+    )
+    assert "fentanyl NEAR/5 tariff*" in second.hint
+
+
+def test_shipped_pack_passes_its_own_tests():
+    rules = load_rules([ROOT / "rules"])
+    ids = {r.id for r in rules.rules}
+    assert {"export-controls", "nvidia", "fentanyl-tariffs"} <= ids
+    for rule in rules.rules:
+        assert len(rule.tests.match) >= 2 and len(rule.tests.no_match) >= 2, rule.id
+        assert rule.description, rule.id
+    summary = run_rule_tests(rules)
+    assert summary.failures == []
+    assert summary.passed >= 40

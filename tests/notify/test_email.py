@@ -1,0 +1,89 @@
+import asyncio
+
+import pytest
+
+from monitor.notify.email import EmailConfig, EmailNotifier
+from tests.notify.test_console import alert
+
+
+def notifier(smtp, **extra):
+    config = EmailConfig.model_validate(
+        {
+            "id": "mail",
+            "type": "email",
+            "host": smtp.host,
+            "port": smtp.port,
+            "security": "none",
+            "from": "Trade Monitor <alerts@example.org>",
+            "to": ["desk@example.org"],
+            **extra,
+        }
+    )
+    return EmailNotifier(config)
+
+
+def test_multipart_message_is_delivered_with_subject_and_highlights(smtp_server):
+    result = asyncio.run(notifier(smtp_server).send(alert()))
+    assert result.ok
+    [message] = smtp_server.mailbox.messages
+    assert (
+        message["Subject"]
+        == "[HIGH] Fentanyl-linked tariffs, China: US doubles fentanyl duties on Chinese goods"
+    )
+    assert message["To"] == "desk@example.org"
+    assert message["Message-ID"] == result.ref
+    plain = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "https://x.org/a" in plain and "The *fentanyl* levy rises." in plain
+    assert "Fentanyl-linked tariffs (high): fentanyl" in plain
+    assert "<mark><b>fentanyl</b></mark>" in html and 'href="https://x.org/a"' in html
+
+
+def test_header_injection_is_impossible(smtp_server):
+    hostile = alert(title="Tariffs\r\nBcc: victim@example.org\r\nX-Evil: 1")
+    assert asyncio.run(notifier(smtp_server).send(hostile)).ok
+    [envelope] = smtp_server.mailbox.envelopes
+    [message] = smtp_server.mailbox.messages
+    assert envelope.rcpt_tos == ["desk@example.org"]
+    assert message["Bcc"] is None and message["X-Evil"] is None
+    assert "\n" not in message["Subject"]
+
+
+def test_article_html_is_escaped_in_the_html_part(smtp_server):
+    hostile = alert(
+        title="<script>alert(1)</script>", snippet="<img src=x onerror=1>", snippet_marks=()
+    )
+    asyncio.run(notifier(smtp_server).send(hostile))
+    html = smtp_server.mailbox.messages[0].get_body(("html",)).get_content()
+    assert "<script>" not in html and "<img" not in html
+
+
+def test_login(smtp_server):
+    ok = notifier(smtp_server, username="desk", password="s3cret-pass")
+    assert asyncio.run(ok.send(alert())).ok
+    refused = asyncio.run(notifier(smtp_server, username="desk", password="wrong").send(alert()))
+    assert not refused.ok and not refused.retry and "login refused" in refused.error
+    assert "wrong" not in refused.error
+
+
+@pytest.mark.parametrize(
+    ("reply", "retry"), [("451 4.3.0 try later", True), ("554 5.7.1 rejected", False)]
+)
+def test_smtp_errors_are_classified(smtp_server, reply, retry):
+    smtp_server.mailbox.reply = reply
+    result = asyncio.run(notifier(smtp_server).send(alert()))
+    assert (result.ok, result.retry) == (False, retry)
+    assert reply.split()[0] in result.error
+
+
+def test_unreachable_server_is_retried_later(smtp_server):
+    result = asyncio.run(notifier(smtp_server, port=1).send(alert()))
+    assert not result.ok and result.retry
+
+
+def test_config_needs_recipients_and_is_off_without_host():
+    with pytest.raises(ValueError, match="at least 1"):
+        EmailConfig.model_validate({"id": "m", "type": "email", "host": "h", "to": []})
+    assert EmailConfig.model_validate({"id": "m", "type": "email", "to": ["a@b.c"]}).missing() == [
+        "host"
+    ]

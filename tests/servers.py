@@ -1,0 +1,254 @@
+"""Real servers on 127.0.0.1 for the tests: a feed server and a Slack-like server.
+
+Both run stdlib `ThreadingHTTPServer` on a thread, so the code under test
+talks real HTTP over real sockets; nothing is patched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    content_type: str = "application/rss+xml; charset=utf-8"
+    etag: str | None = None
+    last_modified: str | None = None
+    delay: float = 0.0  # seconds before answering
+    drip: float = 0.0  # seconds between body bytes
+    gzip: bool = False
+    redirect_to: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class LocalServer:
+    """Base: a threaded HTTP server with a request log."""
+
+    handler_class: type[BaseHTTPRequestHandler]
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.httpd = _Server(("127.0.0.1", 0), self.handler_class)
+        self.httpd.app = self  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self) -> LocalServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _FeedHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        app: FeedServer = self.server.app  # type: ignore[attr-defined]
+        app.requests.append({"path": self.path, "headers": dict(self.headers)})
+        route = app.routes.get(self.path)
+        if route is None:
+            self._send(404, b"not found", "text/plain")
+            return
+        time.sleep(route.delay)
+        if route.redirect_to:
+            self.send_response(302)
+            self.send_header("Location", route.redirect_to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if route.etag and self.headers.get("If-None-Match") == route.etag:
+            self._send(304, b"", route.content_type, route)
+            return
+        if route.last_modified and self.headers.get("If-Modified-Since") == route.last_modified:
+            self._send(304, b"", route.content_type, route)
+            return
+        body = gzip.compress(route.body) if route.gzip else route.body
+        self._send(route.status, body, route.content_type, route)
+
+    def _send(self, status: int, body: bytes, ctype: str, route: Route | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        if route and route.etag:
+            self.send_header("ETag", route.etag)
+        if route and route.last_modified:
+            self.send_header("Last-Modified", route.last_modified)
+        if route and route.gzip:
+            self.send_header("Content-Encoding", "gzip")
+        for key, value in (route.headers if route else {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)) if status != 304 else "0")
+        self.end_headers()
+        if status == 304:
+            return
+        try:
+            if route and route.drip:
+                for byte in body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(route.drip)
+            else:
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class FeedServer(LocalServer):
+    handler_class = _FeedHandler
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        super().__init__()
+
+    def add(self, path: str, route: Route) -> str:
+        self.routes[path] = route
+        return self.url + path
+
+    def hits(self, path: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["path"] == path]
+
+
+# ---- Slack -----------------------------------------------------------------------
+
+
+@dataclass
+class SlackReply:
+    """What the Slack-like server answers next: ok, 429, 500, ok:false, or a dropped connection."""
+
+    status: int = 200
+    error: str | None = None  # Web API `ok: false` error code
+    retry_after: str | None = None
+    drop: bool = False
+
+
+class _SlackHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        app: SlackServer = self.server.app  # type: ignore[attr-defined]
+        length = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(length)
+        ctype = self.headers.get("Content-Type", "")
+        payload = (
+            json.loads(raw)
+            if "json" in ctype
+            else {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+        )
+        reply = app.next_reply()
+        if reply.drop:
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.connection.close()
+            return
+        is_api = self.path.startswith("/api/")
+        record = {
+            "path": self.path,
+            "headers": dict(self.headers),
+            "payload": payload,
+            "reply": reply,
+        }
+        app.requests.append(record)
+        if is_api:
+            ok = reply.status == 200 and not reply.error
+            body = {"ok": ok, **({"ts": f"{time.time():.6f}", "channel": "C1"} if ok else {})}
+            if not ok:
+                body["error"] = reply.error or ("ratelimited" if reply.status == 429 else "fatal")
+            self._send(reply.status, json.dumps(body).encode(), "application/json", reply)
+        else:
+            text = b"ok" if reply.status == 200 else (reply.error or "error").encode()
+            self._send(reply.status, text, "text/plain", reply)
+        if reply.status == 200 and not reply.error:
+            app.delivered.append(record)
+
+    def _send(self, status: int, body: bytes, ctype: str, reply: SlackReply) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        if reply.retry_after is not None:
+            self.send_header("Retry-After", reply.retry_after)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class SlackServer(LocalServer):
+    """Behaves like Slack's incoming webhooks (/services/...) and Web API (/api/...)."""
+
+    handler_class = _SlackHandler
+
+    def __init__(self) -> None:
+        self.script: list[SlackReply] = []
+        self.delivered: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def next_reply(self) -> SlackReply:
+        with self.lock:
+            return self.script.pop(0) if self.script else SlackReply()
+
+    @property
+    def webhook_url(self) -> str:
+        return self.url + "/services/T000/B000/XXXXSECRETXXXX"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/"
+
+
+@contextmanager
+def running(server: LocalServer) -> Iterator[Any]:
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def http_date(seconds_from_now: float = 0) -> str:
+    return formatdate(time.time() + seconds_from_now, usegmt=True)
+
+
+def rss(items: list[dict[str, str]], title: str = "Test feed") -> bytes:
+    """A small RSS 2.0 document; each item has title, link, guid, description, pubDate."""
+    parts = []
+    for item in items:
+        fields = "".join(
+            f"<{k}>{v}</{k}>" for k, v in item.items() if k in ("title", "link", "description")
+        )
+        if "guid" in item:
+            fields += f'<guid isPermaLink="false">{item["guid"]}</guid>'
+        fields += f"<pubDate>{item.get('pubDate', http_date())}</pubDate>"
+        parts.append(f"<item>{fields}</item>")
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>http://example.org/</link><description>t</description>"
+        + "".join(parts)
+        + "</channel></rss>"
+    ).encode()

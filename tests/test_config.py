@@ -1,0 +1,173 @@
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config
+from monitor.errors import UserError
+from monitor.settings import parse_duration, parse_size
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path, text):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def problems(path):
+    with pytest.raises(UserError) as info:
+        load_config(path)
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30s", 30),
+        ("10m", 600),
+        ("2h", 7200),
+        ("1d", 86400),
+        ("1.5h", 5400),
+        (45, 45),
+        ("250ms", 0.25),
+    ],
+)
+def test_durations(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["soon", "10 minutes", "-5s", "", True])
+def test_bad_durations(bad):
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
+
+
+def test_sizes():
+    assert parse_size("10MB") == 10_000_000
+    assert parse_size("512KiB") == 524288
+    assert parse_size(100) == 100
+
+
+def test_shipped_config_loads_and_switches_off_unset_secrets(monkeypatch):
+    for name in ("SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SMTP_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    config = load_config(ROOT / "config.yaml")
+    seeds = next(s for s in config.sources if s.id == "seeds")
+    assert seeds.type == "files" and seeds.backfill == float("inf") and seeds.interval == 30
+    feeds = [s for s in config.sources if s.type == "rss"]
+    assert feeds and all(s.backfill == 0 and s.timeout == 20 for s in feeds)
+    assert set(config.disabled) == {"slack", "desk-email"}
+    assert [n.id for n in config.enabled_notifiers] == ["console"]
+
+
+def test_environment_variables_and_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOOK", "https://hooks.example/T/B/abc123")
+    monkeypatch.delenv("NOT_SET", raising=False)
+    path = write(
+        tmp_path,
+        """
+sources: []
+notifiers:
+  - {id: slack, type: slack, webhook_url: "${HOOK}", channel: "${NOT_SET:-#fallback}"}
+defaults: {notify: [slack]}
+""",
+    )
+    config = load_config(path)
+    slack = config.notifiers[0]
+    assert slack.webhook_url.get_secret_value() == "https://hooks.example/T/B/abc123"
+    assert slack.channel == "#fallback"
+    assert config.secrets() == ["https://hooks.example/T/B/abc123"]
+
+
+def test_unset_variable_without_default_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("SMTP_PASSWORD", raising=False)
+    path = write(
+        tmp_path,
+        "defaults: {notify: [m]}\nnotifiers:\n  - {id: m, type: email, host: h, to: [a@b.c], password: '${SMTP_PASSWORD}'}\n",
+    )
+    [problem] = problems(path)
+    assert "SMTP_PASSWORD is not set" in problem.message
+    assert problem.key == "notifiers[0].password" and problem.line == 3
+
+
+def test_every_error_names_file_line_and_key_path(tmp_path):
+    path = write(
+        tmp_path,
+        """state: sqlite:///s.db
+defaults:
+  interval: soon
+  notify: [consol]
+sources:
+  - id: feed
+    type: rss
+    url: https://example.org/feed
+    intervall: 5m
+  - id: feed
+    type: rss
+    url: https://example.org/other
+  - id: wire
+    type: fils
+    path: x
+  - id: gov
+    type: rss
+    url: not a url
+    timeout: forever
+notifiers:
+  - id: console
+    type: console
+""",
+    )
+    found = problems(path)
+    by_key = {p.key: p for p in found}
+    assert by_key["defaults.interval"].line == 3
+    assert "expected a duration" in by_key["defaults.interval"].message
+    assert by_key["sources[0].intervall"].hint == "did you mean `interval`?"
+    assert by_key["sources[0].intervall"].line == 9
+    assert "duplicate id `feed`" in by_key["sources[1].id"].message
+    assert by_key["sources[2].type"].hint == "did you mean `files`?"
+    assert {"sources[3].url", "sources[3].timeout"} <= set(by_key)
+    assert all(p.file == str(path) for p in found)
+
+
+def test_top_level_problems_are_collected_before_stopping(tmp_path):
+    path = write(tmp_path, "stat: x\nrules: rules/\n")
+    keys = {p.key for p in problems(path)}
+    assert keys == {"stat", "rules"}
+
+
+def test_defaults_notify_must_name_a_notifier(tmp_path):
+    path = write(
+        tmp_path, "defaults: {notify: [consol]}\nnotifiers: [{id: console, type: console}]\n"
+    )
+    [problem] = problems(path)
+    assert problem.key == "defaults.notify[0]" and problem.hint == "did you mean `console`?"
+
+
+def test_postgres_state_is_refused_clearly(tmp_path):
+    [problem] = problems(write(tmp_path, "state: postgresql://u@h/db\n"))
+    assert problem.key == "state" and "PostgreSQL" in problem.hint
+
+
+def test_invalid_yaml_points_at_the_line(tmp_path):
+    [problem] = problems(write(tmp_path, "sources:\n  - id: a\n   type: rss\n"))
+    assert problem.line == 3 and "invalid YAML" in problem.message
+
+
+def test_missing_file(tmp_path):
+    [problem] = problems(tmp_path / "nope.yaml")
+    assert "cannot read file" in problem.message
+
+
+def test_source_settings_fall_back_to_defaults(tmp_path):
+    path = write(
+        tmp_path,
+        """defaults: {interval: 15m, timeout: 5s, max_bytes: 1MB, backfill: 24h}
+sources:
+  - {id: a, type: rss, url: "https://example.org/a"}
+  - {id: b, type: rss, url: "https://example.org/b", interval: 1m, backfill: all}
+""",
+    )
+    a, b = load_config(path).sources
+    assert (a.interval, a.timeout, a.max_bytes, a.backfill) == (900, 5, 1_000_000, 86400)
+    assert (b.interval, b.backfill) == (60, float("inf"))

@@ -1,0 +1,326 @@
+"""The daemon end to end: real feed server, real Slack-like server, real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import time
+
+from monitor.cli import load_all
+from monitor.daemon import Daemon
+from monitor.store import open_store
+from tests.conftest import ROOT, cli_command
+from tests.servers import Route, SlackReply, http_date, rss
+
+
+def items(start, count, hours_ago=0.0, word="Nvidia"):
+    return [
+        {
+            "title": f"{word} story {i}",
+            "link": f"https://news.example/{i}",
+            "guid": f"g{i}",
+            "description": f"{word} item number {i}.",
+            "pubDate": http_date(-hours_ago * 3600),
+        }
+        for i in range(start, start + count)
+    ]
+
+
+def feed_source(url, **extra):
+    return {"id": "feed", "type": "rss", "url": url, "interval": "1s", "timeout": "5s", **extra}
+
+
+def slack_notifier(server):
+    return {"id": "slack", "type": "slack", "webhook_url": server.webhook_url}
+
+
+def run_once(workspace):
+    config, rules = load_all(workspace.config)
+    return asyncio.run(Daemon(config, rules).run_once())
+
+
+def outbox(workspace):
+    store = open_store("sqlite:///state/monitor.db", workspace.root)
+    try:
+        return store.outbox_counts()
+    finally:
+        store.close()
+
+
+def titles(slack_server):
+    return [r["payload"]["text"].split(": ", 1)[1] for r in slack_server.delivered]
+
+
+def test_run_once_twice_sends_each_alert_once(workspace, feed_server, slack_server):
+    url = feed_server.add("/feed.xml", Route(rss(items(0, 3))))
+    workspace.write_config(
+        [feed_source(url, backfill="all")], [slack_notifier(slack_server)], {"notify": ["slack"]}
+    )
+    assert run_once(workspace) == 0
+    assert sorted(titles(slack_server)) == ["Nvidia story 0", "Nvidia story 1", "Nvidia story 2"]
+    assert run_once(workspace) == 0
+    assert len(slack_server.delivered) == 3
+    assert outbox(workspace) == {"pending": 0, "sent": 3, "dead": 0}
+
+
+def test_one_alert_per_article_and_notifier_naming_every_rule(workspace, feed_server, slack_server):
+    feed = [{"title": "Nvidia and fentanyl tariffs", "link": "https://n.example/1", "guid": "x"}]
+    url = feed_server.add("/feed.xml", Route(rss(feed)))
+    workspace.write_config(
+        [feed_source(url, backfill="all")],
+        [slack_notifier(slack_server), {"id": "console", "type": "console"}],
+        {"notify": ["slack", "console"]},
+    )
+    run_once(workspace)
+    [message] = slack_server.delivered
+    assert message["payload"]["text"].startswith("[HIGH] Fentanyl-linked tariffs, Nvidia:")
+    assert outbox(workspace)["sent"] == 2  # one for slack, one for console
+
+
+def test_backfill_none_records_old_items_and_alerts_only_new_ones(
+    workspace, feed_server, slack_server
+):
+    route = feed_server.add("/feed.xml", Route(rss(items(0, 50))))
+    workspace.write_config(
+        [feed_source(route)], [slack_notifier(slack_server)], {"notify": ["slack"]}
+    )
+    run_once(workspace)
+    assert slack_server.delivered == []
+    feed_server.routes["/feed.xml"] = Route(rss(items(0, 50) + items(50, 1)))
+    run_once(workspace)
+    assert titles(slack_server) == ["Nvidia story 50"]
+
+
+def test_backfill_window_alerts_only_recent_items(workspace, feed_server, slack_server):
+    feed = items(0, 2, hours_ago=48) + items(2, 1, hours_ago=1)
+    url = feed_server.add("/feed.xml", Route(rss(feed)))
+    workspace.write_config(
+        [feed_source(url, backfill="24h")], [slack_notifier(slack_server)], {"notify": ["slack"]}
+    )
+    run_once(workspace)
+    assert titles(slack_server) == ["Nvidia story 2"]
+
+
+def test_a_failed_delivery_stays_queued_and_the_next_dispatch_sends_it(
+    workspace, feed_server, slack_server
+):
+    url = feed_server.add("/feed.xml", Route(rss(items(0, 1))))
+    workspace.write_config(
+        [feed_source(url, backfill="all")], [slack_notifier(slack_server)], {"notify": ["slack"]}
+    )
+    slack_server.script += [SlackReply(500), SlackReply(drop=True)]
+    assert run_once(workspace) == 1
+    assert outbox(workspace) == {"pending": 1, "sent": 0, "dead": 0}
+    assert run_once(workspace) == 1  # dropped connection: still queued
+    assert run_once(workspace) == 0
+    assert titles(slack_server) == ["Nvidia story 0"]
+    assert outbox(workspace) == {"pending": 0, "sent": 1, "dead": 0}
+
+
+def test_a_permanent_error_marks_the_alert_dead_with_the_reason(
+    workspace, feed_server, slack_server
+):
+    url = feed_server.add("/feed.xml", Route(rss(items(0, 1))))
+    workspace.write_config(
+        [feed_source(url, backfill="all")], [slack_notifier(slack_server)], {"notify": ["slack"]}
+    )
+    slack_server.script.append(SlackReply(404, error="no_service"))
+    assert run_once(workspace) == 1
+    store = open_store("sqlite:///state/monitor.db", workspace.root)
+    [row] = store.recent_alerts(status="dead")
+    assert "no_service" in row.last_error
+    store.close()
+
+
+def test_a_failing_source_makes_run_once_exit_1_and_others_still_alert(
+    workspace, feed_server, slack_server
+):
+    good = feed_server.add("/good.xml", Route(rss(items(0, 1))))
+    workspace.write_config(
+        [feed_source(good, backfill="all"), feed_source(feed_server.url + "/missing", id="bad")],
+        [slack_notifier(slack_server)],
+        {"notify": ["slack"]},
+    )
+    assert run_once(workspace) == 1
+    assert titles(slack_server) == ["Nvidia story 0"]
+
+
+def test_a_hanging_source_does_not_stall_the_others(workspace, feed_server, slack_server):
+    good = feed_server.add("/good.xml", Route(rss(items(0, 1))))
+    slow = feed_server.add("/slow.xml", Route(rss(items(5, 1)), delay=4))
+    workspace.write_config(
+        [
+            feed_source(good, backfill="all"),
+            feed_source(slow, id="slow", timeout="2s", backfill="all"),
+        ],
+        [slack_notifier(slack_server)],
+        {"notify": ["slack"]},
+    )
+    started = time.monotonic()
+    assert run_once(workspace) == 1
+    assert time.monotonic() - started < 4
+    assert titles(slack_server) == ["Nvidia story 0"]
+
+
+def test_a_failure_streak_is_logged_once(workspace, feed_server, caplog):
+    workspace.write_config([feed_source(feed_server.url + "/missing")])
+    caplog.set_level(logging.DEBUG)
+    for _ in range(3):
+        run_once(workspace)
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "poll failed" in r.message
+    ]
+    assert len(warnings) == 1
+    assert "HTTP 404" in warnings[0].message
+    assert not any(r.exc_info for r in caplog.records)
+    feed_server.routes["/missing"] = Route(rss(items(0, 1)))
+    run_once(workspace)
+    assert any("recovered after 3 failed polls" in r.message for r in caplog.records)
+
+
+def test_alerts_for_a_notifier_removed_from_config_go_dead_not_lost(
+    workspace, feed_server, slack_server
+):
+    url = feed_server.add("/feed.xml", Route(rss(items(0, 1))))
+    workspace.write_config(
+        [feed_source(url, backfill="all")], [slack_notifier(slack_server)], {"notify": ["slack"]}
+    )
+    slack_server.script.append(SlackReply(500))
+    run_once(workspace)
+    workspace.write_config([feed_source(url, backfill="all")])
+    run_once(workspace)
+    assert outbox(workspace) == {"pending": 0, "sent": 0, "dead": 1}
+
+
+# ---- the daemon as a process -------------------------------------------------
+
+
+def start_daemon(workspace, *extra, env=None):
+    return subprocess.Popen(
+        cli_command("run", "--config", str(workspace.config), *extra),
+        cwd=workspace.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+
+
+def wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def stop(process, sig=signal.SIGTERM):
+    process.send_signal(sig)
+    started = time.monotonic()
+    out, err = process.communicate(timeout=15)
+    return process.returncode, time.monotonic() - started, out, err
+
+
+def test_daemon_polls_delivers_and_stops_cleanly_on_sigterm(workspace, feed_server, slack_server):
+    url = feed_server.add("/feed.xml", Route(rss(items(0, 2)), etag='"v1"'))
+    workspace.write_config(
+        [feed_source(url, backfill="all")], [slack_notifier(slack_server)], {"notify": ["slack"]}
+    )
+    daemon = start_daemon(workspace)
+    try:
+        assert wait_for(lambda: len(slack_server.delivered) == 2)
+        assert wait_for(lambda: len(feed_server.hits("/feed.xml")) >= 3)  # polls every second
+    finally:
+        code, seconds, _, err = stop(daemon)
+    assert code == 0, err
+    assert seconds < 5
+    assert "stopped" in err
+    assert "Traceback" not in err
+    assert feed_server.hits("/feed.xml")[-1]["headers"].get("If-None-Match") == '"v1"'
+
+
+def test_sigint_stops_cleanly_too(workspace, feed_server):
+    workspace.write_config([feed_source(feed_server.add("/f.xml", Route(rss([]))))])
+    daemon = start_daemon(workspace)
+    assert wait_for(lambda: feed_server.hits("/f.xml"))
+    code, seconds, _, err = stop(daemon, signal.SIGINT)
+    assert (code, "Traceback" in err) == (0, False)
+    assert seconds < 5
+
+
+def test_a_restart_never_repeats_an_alert(workspace, feed_server, slack_server):
+    url = feed_server.add("/feed.xml", Route(rss(items(0, 2))))
+    workspace.write_config(
+        [feed_source(url, backfill="all")], [slack_notifier(slack_server)], {"notify": ["slack"]}
+    )
+    first = start_daemon(workspace)
+    assert wait_for(lambda: len(slack_server.delivered) == 2)
+    assert stop(first)[0] == 0
+    feed_server.routes["/feed.xml"] = Route(rss(items(0, 3)))
+    second = start_daemon(workspace)
+    try:
+        assert wait_for(lambda: len(slack_server.delivered) == 3)
+        polls = len(feed_server.hits("/feed.xml"))
+        assert wait_for(lambda: len(feed_server.hits("/feed.xml")) >= polls + 2)
+    finally:
+        assert stop(second)[0] == 0
+    assert sorted(titles(slack_server)) == ["Nvidia story 0", "Nvidia story 1", "Nvidia story 2"]
+
+
+def test_no_secret_is_printed_or_logged(workspace, feed_server, slack_server):
+    url = feed_server.add("/feed.xml", Route(rss(items(0, 1))))
+    token_env = {"HOOK_URL": slack_server.webhook_url, "SMTP_PASS": "hunter2-smtp-secret"}
+    workspace.write_config(
+        [feed_source(url, backfill="all"), feed_source(feed_server.url + "/x", id="broken")],
+        [
+            {"id": "slack", "type": "slack", "webhook_url": "${HOOK_URL}"},
+            {
+                "id": "mail",
+                "type": "email",
+                "host": "127.0.0.1",
+                "port": 1,
+                "security": "none",
+                "username": "u",
+                "password": "${SMTP_PASS}",
+                "to": ["a@example.org"],
+            },
+        ],
+        {"notify": ["slack", "mail"]},
+    )
+    slack_server.script += [SlackReply(500)] * 3
+    daemon = start_daemon(workspace, "--log-level", "DEBUG", env=token_env)
+    assert wait_for(lambda: len(slack_server.requests) >= 1)
+    time.sleep(1)  # let the email attempt fail too
+    _, _, out, err = stop(daemon)
+    check = subprocess.run(
+        cli_command("check", "--config", str(workspace.config)),
+        capture_output=True,
+        text=True,
+        env={**os.environ, **token_env},
+        cwd=ROOT,
+    )
+    for text in (out, err, check.stdout, check.stderr):
+        assert "XXXXSECRET" not in text
+        assert "hunter2" not in text
+    assert "delivery failed" in err
+
+
+def test_json_logs(workspace, feed_server):
+    workspace.write_config([feed_source(feed_server.url + "/missing")])
+    result = subprocess.run(
+        cli_command("run", "--once", "--log-format", "json", "--config", str(workspace.config)),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=30,
+    )
+    import json
+
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    failed = next(entry for entry in lines if "poll failed" in entry["message"])
+    assert failed["source"] == "feed" and failed["level"] == "warning"
+    assert result.returncode == 1
