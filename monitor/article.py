@@ -46,13 +46,16 @@ class Article:
         content = "\n".join(
             (normalise_space(self.title), normalise_space(self.body or self.summary))
         )
-        digest = hashlib.sha256(content.casefold().encode()).hexdigest()[:32]
+        # No text, no content identity: link-only items must not all look like one article.
+        digest = (
+            hashlib.sha256(content.casefold().encode()).hexdigest()[:32] if content.strip() else ""
+        )
         if self.guid:
             key = f"guid:{self.source_id}:{self.guid}"
         elif canonical:
             key = f"url:{canonical}"
         else:
-            key = f"hash:{digest}"
+            key = f"hash:{digest or self.fetched_at.isoformat()}"
         object.__setattr__(self, "canonical_url", canonical)
         object.__setattr__(self, "content_hash", digest)
         object.__setattr__(self, "id", hashlib.sha256(key.encode()).hexdigest()[:20])

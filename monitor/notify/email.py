@@ -35,6 +35,7 @@ class EmailConfig(NotifierConfig):
     sender: str = Field(alias="from", default="trade-monitor <trade-monitor@localhost>")
     to: list[str] = Field(min_length=1)
     timeout: Duration = 30.0
+    ca_file: str | None = None  # a CA bundle for a relay with a private certificate authority
 
     @field_validator("to")
     @classmethod
@@ -108,6 +109,8 @@ class EmailNotifier:
             return _by_code(codes[0] if codes else 550, "recipients refused")
         except smtplib.SMTPResponseException as exc:
             return _by_code(exc.smtp_code, one_line(_text(exc.smtp_error))[:200])
+        except ssl.SSLCertVerificationError as exc:
+            return SendResult.later(f"TLS certificate not trusted: {exc.verify_message}")
         except (smtplib.SMTPException, OSError, TimeoutError) as exc:
             return SendResult.later(f"SMTP connection failed: {type(exc).__name__}")
         return SendResult.delivered(str(message["Message-ID"]))
@@ -115,7 +118,7 @@ class EmailNotifier:
     def _deliver(self, message: EmailMessage) -> None:
         c = self.config
         port = c.port or DEFAULT_PORTS[c.security]
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=c.ca_file)
         smtp_class = smtplib.SMTP_SSL if c.security == "tls" else smtplib.SMTP
         kwargs = {"context": context} if c.security == "tls" else {}
         with smtp_class(c.host, port, timeout=c.timeout, **kwargs) as smtp:

@@ -169,7 +169,7 @@ class SqliteStore:
     @staticmethod
     def _seen(db: sqlite3.Connection, article: Article) -> bool:
         row = db.execute(
-            "SELECT 1 FROM articles WHERE id = ? OR content_hash = ?"
+            "SELECT 1 FROM articles WHERE id = ? OR (content_hash != '' AND content_hash = ?)"
             " OR (canonical_url != '' AND canonical_url = ?) LIMIT 1",
             (article.id, article.content_hash, article.canonical_url),
         ).fetchone()

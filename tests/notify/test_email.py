@@ -1,8 +1,12 @@
 import asyncio
+import ssl
+import subprocess
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from monitor.notify.email import EmailConfig, EmailNotifier
+from tests.conftest import MailBox, SmtpServer, free_port
 from tests.notify.test_console import alert
 
 
@@ -87,3 +91,43 @@ def test_config_needs_recipients_and_is_off_without_host():
     assert EmailConfig.model_validate({"id": "m", "type": "email", "to": ["a@b.c"]}).missing() == [
         "host"
     ]
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_encrypted_delivery_with_a_private_ca(certificate, security):
+    cert, context = certificate
+    mailbox = MailBox()
+    port = free_port()
+    tls = {"tls_context": context, "require_starttls": True} if security == "starttls" else {}
+    server = Controller(
+        mailbox, hostname="127.0.0.1", port=port,
+        ssl_context=context if security == "tls" else None, **tls,
+    )  # fmt: skip
+    server.start()
+    try:
+        smtp = SmtpServer("127.0.0.1", port, mailbox)
+        trusted = notifier(smtp, security=security, ca_file=str(cert))
+        assert asyncio.run(trusted.send(alert())).ok
+        assert len(mailbox.messages) == 1
+        untrusted = asyncio.run(notifier(smtp, security=security).send(alert()))
+        assert not untrusted.ok and untrusted.retry
+        assert "certificate" in untrusted.error
+        assert len(mailbox.messages) == 1
+    finally:
+        server.stop()

@@ -93,3 +93,12 @@ def test_failure_streak_counts_and_resets(tmp_path):
     assert store.record_failure("feed", "HTTP 500") == 2
     store.record_poll("feed", {}, 0, [])
     assert store.source_state("feed").error_streak == 0
+
+
+def test_articles_without_text_are_not_mistaken_for_each_other(tmp_path):
+    store = store_at(tmp_path)
+    first = Article("a", title="", url="https://x.org/1")
+    store.record_poll("a", {}, 1, [NewArticle(first)])
+    second = Article("a", title="", url="https://x.org/2")
+    assert first.content_hash == ""
+    assert store.unseen([second]) == [second]
