@@ -25,6 +25,7 @@ class AlertRule:
     title: str
     severity: str
     terms: tuple[str, ...]  # the distinct words that matched: "why it matched"
+    mention: str | None = None  # who the rule asks Slack to notify
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def _most_severe_first(matches: list[Match]) -> list[Match]:
 
 def _alert_rule(match: Match) -> AlertRule:
     terms = dict.fromkeys(h.text.casefold() for h in match.hits if h.text)
-    return AlertRule(match.rule.id, match.rule.title, match.rule.severity, tuple(terms))
+    rule = match.rule
+    return AlertRule(rule.id, rule.title, rule.severity, tuple(terms), rule.mention)
 
 
 def make_snippet(article: Article, hits: Sequence[Hit]) -> tuple[str, tuple[tuple[int, int], ...]]:

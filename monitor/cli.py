@@ -28,7 +28,8 @@ from monitor.match import RuleSet, load_rules
 from monitor.match.ruletests import run_rule_tests
 from monitor.sources import SourceError
 from monitor.sources.formats import READERS, read_json_lines, read_path
-from monitor.store import open_store, sqlite_path
+from monitor.store import Store, open_store, sqlite_path
+from monitor.store.outbox import STATUSES
 
 log = logging.getLogger("monitor")
 DEFAULT_CONFIG = os.environ.get("TRADE_MONITOR_CONFIG", "config.yaml")
@@ -72,6 +73,18 @@ def parser() -> argparse.ArgumentParser:
     match.add_argument("--format", choices=["text", "json"], default="text")
     match.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders, or - for stdin")
     match.set_defaults(command=cmd_match)
+
+    alerts = commands.add_parser("alerts", help="list alerts with their state; retry dead ones")
+    add_config(alerts)
+    alerts.add_argument("--status", choices=STATUSES, help="only alerts in this state")
+    alerts.add_argument("--limit", type=int, default=50, help="how many, newest first (default 50)")
+    alerts.set_defaults(command=cmd_alerts)
+    actions = alerts.add_subparsers(dest="action", metavar="ACTION")
+    retry = actions.add_parser("retry", help="queue dead alerts again")
+    add_config(retry)
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID", help="alert ids")
+    retry.add_argument("--all-dead", action="store_true", help="every dead alert")
+    retry.set_defaults(command=cmd_retry)
 
     status = commands.add_parser("status", help="sources, outbox and recent alerts")
     add_config(status)
@@ -233,12 +246,56 @@ def iter_inputs(inputs: Sequence[str]) -> Iterator[tuple[str, Article | None]]:
                 yield str(file), article
 
 
-def cmd_status(args: argparse.Namespace) -> int:
+def open_state(args: argparse.Namespace) -> Store | None:
     config = load_config(config_path(args))
     if not sqlite_path(config.state, config.base_dir).exists():
         print("no state yet: the daemon has not run with this config")
+        return None
+    return open_store(config.state, config.base_dir)
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    store = open_state(args)
+    if store is None:
         return 0
-    store = open_store(config.state, config.base_dir)
+    try:
+        rows = store.outbox.recent(args.limit, args.status)
+    finally:
+        store.close()
+    print(
+        f"{'id':>6}  {'status':<10} {'notifier':<12} {'tries':>5}  {'queued':<16}  rules / headline"
+    )
+    for row in rows:
+        queued = datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+        rules = ",".join(r.id for r in row.alert.rules)
+        print(
+            f"{row.id:>6}  {row.status:<10} {row.notifier_id:<12} {row.attempts:>5}  {queued:<16}"
+            f"  {rules}: {row.alert.title[:70]}"
+        )
+        if row.last_error and row.status != "sent":
+            print(f"{'':>8}last error: {row.last_error}")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    if not args.ids and not args.all_dead:
+        raise UserError([Problem("alerts retry", "name alert ids, or --all-dead")])
+    store = open_state(args)
+    if store is None:
+        return 0
+    try:
+        count = store.outbox.requeue(args.ids, all_dead=args.all_dead)
+    finally:
+        store.close()
+    print(f"{count} dead alert{'s' if count != 1 else ''} queued again")
+    return 0 if count or args.all_dead else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = load_config(config_path(args))
+    store = open_state(args)
+    if store is None:
+        return 0
     try:
         print_status(config, store)
     finally:
@@ -261,10 +318,11 @@ def print_status(config: Config, store: object) -> None:
             f"  {source.id:<28} last poll {ago(state.last_poll_at)}, {result},"
             f" {state.item_count} items ({state.new_count} new)"
         )
-    counts = store.outbox_counts()  # type: ignore[attr-defined]
-    print(f"outbox: {counts['pending']} pending, {counts['sent']} sent, {counts['dead']} dead")
+    counts = store.outbox.counts()  # type: ignore[attr-defined]
+    shown = [f"{n} {status}" for status, n in counts.items() if n or status in ("pending", "sent")]
+    print("outbox: " + ", ".join(shown))
     print("last alerts:")
-    for row in store.recent_alerts(10):  # type: ignore[attr-defined]
+    for row in store.outbox.recent(10):  # type: ignore[attr-defined]
         rules = ",".join(r.id for r in row.alert.rules)
         print(
             f"  #{row.id} {row.status:<7} {row.notifier_id:<12} {rules:<24} {row.alert.title[:70]}"

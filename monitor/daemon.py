@@ -12,29 +12,32 @@ and exit 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
-import random
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.alerts import build_alerts
 from monitor.article import Article
 from monitor.config import Config
+from monitor.dispatch import Dispatcher
+from monitor.errors import Problem, UserError
 from monitor.fetch import Fetcher
 from monitor.match import RuleSet
-from monitor.notify import Notifier, SendResult, build_notifier
+from monitor.notify import Notifier, build_notifier
 from monitor.sources import Source, SourceConfig, SourceContext, SourceError, build_source
-from monitor.store import NewArticle, OutboxRow, Store, open_store
+from monitor.store import NewArticle, Store, open_store, sqlite_path
 
 log = logging.getLogger("monitor")
 STOP_GRACE = 10.0
-RETRY_BASE, RETRY_CAP = 30.0, 3600.0
 
 
 @dataclass
@@ -45,7 +48,6 @@ class Pipeline:
     rules: RuleSet
     store: Store
     notifiers: dict[str, Notifier]
-    dispatch_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def poll(self, source: Source, settings: SourceConfig) -> bool:
         state = self.store.source_state(source.id)
@@ -103,50 +105,6 @@ class Pipeline:
                 "poll failed again (%d in a row): %s", streak, error, extra={"source": source_id}
             )
 
-    async def dispatch(self, ignore_backoff: bool = False) -> bool:
-        """Send every due alert; False if any delivery failed."""
-        async with self.dispatch_lock:
-            rows = self.store.due_alerts(limit=500, now=float("inf") if ignore_backoff else None)
-            by_notifier: dict[str, list[OutboxRow]] = {}
-            for row in rows:
-                by_notifier.setdefault(row.notifier_id, []).append(row)
-            results = await asyncio.gather(
-                *(self._deliver(notifier_id, batch) for notifier_id, batch in by_notifier.items())
-            )
-            return all(results)
-
-    async def _deliver(self, notifier_id: str, rows: Sequence[OutboxRow]) -> bool:
-        notifier = self.notifiers.get(notifier_id)
-        if notifier is None:
-            if notifier_id not in self.config.disabled:
-                for row in rows:
-                    self.store.mark_dead(row.id, f"no notifier named {notifier_id!r} in the config")
-            return True
-        ok = True
-        for row in rows:
-            try:
-                result = await notifier.send(row.alert)
-            except Exception as exc:  # a notifier bug must not lose the alert
-                log.exception("send crashed", extra={"notifier": notifier_id, "alert": row.id})
-                result = SendResult.later(f"{type(exc).__name__}")
-            self._record(notifier_id, row, result)
-            ok &= result.ok
-        return ok
-
-    def _record(self, notifier_id: str, row: OutboxRow, result: SendResult) -> None:
-        context = {"notifier": notifier_id, "alert": row.id}
-        if result.ok:
-            self.store.mark_sent(row.id)
-        elif result.retry:
-            delay = result.retry_after or _backoff(row.attempts)
-            self.store.mark_retry(row.id, result.error, delay)
-            log.warning(
-                "delivery failed, retrying in %s: %s", _human(delay), result.error, extra=context
-            )
-        else:
-            self.store.mark_dead(row.id, result.error)
-            log.error("delivery failed for good: %s", result.error, extra=context)
-
 
 def _alert_window_start(primed: bool, backfill: float) -> datetime | None:
     """On a source's first poll only items newer than the backfill window alert."""
@@ -155,10 +113,6 @@ def _alert_window_start(primed: bool, backfill: float) -> datetime | None:
     if backfill <= 0:
         return None
     return datetime.now(UTC) - timedelta(seconds=backfill)
-
-
-def _backoff(attempts: int) -> float:
-    return min(RETRY_CAP, RETRY_BASE * 2**attempts) * random.uniform(0.8, 1.2)
 
 
 def _human(seconds: float) -> str:
@@ -171,23 +125,31 @@ def _human(seconds: float) -> str:
 class Daemon:
     def __init__(self, config: Config, rules: RuleSet) -> None:
         self.config = config
+        self.lock = lock_state(sqlite_path(config.state, config.base_dir))
         self.store = open_store(config.state, config.base_dir)
+        if released := self.store.outbox.release_all():
+            log.warning(
+                "%d alerts were in flight when the last run stopped; sending again", released
+            )
         self.fetcher = Fetcher(config.defaults.user_agent)
         context = SourceContext(self.fetcher, config.base_dir)
         self.sources = [(build_source(s, context), s) for s in config.sources if s.enabled]
         notifiers = {n.id: build_notifier(n) for n in config.enabled_notifiers}
         self.pipeline = Pipeline(config, rules, self.store, notifiers)
+        configs = {n.id: n for n in config.notifiers}
+        self.dispatcher = Dispatcher(self.store, notifiers, configs)
         self.in_flight: set[asyncio.Task[Any]] = set()
 
     async def close(self) -> None:
         await self.fetcher.aclose()
         self.store.close()
+        self.lock.close()
 
     async def run_once(self) -> int:
         """Poll every source once, deliver what is queued; 1 if anything failed (for cron)."""
         try:
             polled = await asyncio.gather(*(self.pipeline.poll(s, c) for s, c in self.sources))
-            delivered = await self.pipeline.dispatch(ignore_backoff=True)
+            delivered = await self.dispatcher.dispatch(ignore_backoff=True)
         finally:
             await self.close()
         return 0 if all(polled) and delivered else 1
@@ -211,10 +173,10 @@ class Daemon:
                 coalesce=True,
                 max_instances=1,
                 jitter=min(interval * 0.1, 30),
-                misfire_grace_time=int(interval),
+                misfire_grace_time=max(1, int(interval)),
             )
         scheduler.add_job(
-            self._tracked(self.pipeline.dispatch),
+            self._tracked(self.dispatcher.dispatch),
             "interval",
             id="dispatch",
             seconds=self.config.defaults.dispatch_interval,
@@ -241,24 +203,50 @@ class Daemon:
         return 0
 
     async def _poll_and_dispatch(self, source: Source, settings: SourceConfig) -> None:
-        if await self.pipeline.poll(source, settings):
-            await self.pipeline.dispatch()
+        if await self.pipeline.poll(source, settings) and not self.dispatcher.lock.locked():
+            await self.dispatcher.dispatch()
 
     def _tracked(self, job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        """Wrap a job so shutdown can wait for it to finish its transaction."""
+        """Run a job in a task of our own, shielded from the scheduler.
+
+        APScheduler cancels running jobs when it shuts down; a send whose
+        answer came back must still be recorded, so shutdown waits for these
+        tasks instead (up to STOP_GRACE).
+        """
 
         async def run(*args: Any) -> None:
-            task = asyncio.current_task()
-            assert task is not None
+            task = asyncio.create_task(job(*args))
             self.in_flight.add(task)
-            try:
-                await job(*args)
-            except Exception:
-                log.exception("job failed")
-            finally:
-                self.in_flight.discard(task)
+            task.add_done_callback(self._finished)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
 
         return run
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self.in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job failed", exc_info=task.exception())
+
+
+def lock_state(db_path: Path) -> TextIO:
+    """One daemon per state file: a second would send the same alerts."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(db_path.with_name(db_path.name + ".lock"), "a+")  # noqa: SIM115 (held open)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserError(
+            [
+                Problem(
+                    str(db_path),
+                    "another trade-monitor is running with this state file",
+                    hint="stop it first, or give this config its own state: path",
+                )
+            ]
+        ) from None
+    return handle
 
 
 def run(config: Config, rules: RuleSet, once: bool) -> int:

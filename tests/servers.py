@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import socket
 import threading
 import time
@@ -145,6 +146,7 @@ class SlackReply:
     error: str | None = None  # Web API `ok: false` error code
     retry_after: str | None = None
     drop: bool = False
+    delay: float = 0.0  # seconds before answering
 
 
 class _SlackHandler(BaseHTTPRequestHandler):
@@ -163,7 +165,9 @@ class _SlackHandler(BaseHTTPRequestHandler):
             if "json" in ctype
             else {k: v[0] for k, v in parse_qs(raw.decode()).items()}
         )
-        reply = app.next_reply()
+        reply = app.next_reply(self.path)
+        app.received += 1
+        time.sleep(reply.delay)
         if reply.drop:
             self.connection.shutdown(socket.SHUT_RDWR)
             self.connection.close()
@@ -203,15 +207,32 @@ class SlackServer(LocalServer):
 
     handler_class = _SlackHandler
 
-    def __init__(self) -> None:
+    def __init__(self, min_interval: float = 0.0) -> None:
         self.script: list[SlackReply] = []
         self.delivered: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        self.min_interval = min_interval  # like Slack: faster than this per channel gets a 429
+        self.last_accepted: dict[str, float] = {}
+        self.rate_limited = 0
+        self.received = 0
+        self.chaos: random.Random | None = None  # when set: 30% 500, 10% 429, 10% dropped
         super().__init__()
 
-    def next_reply(self) -> SlackReply:
+    def next_reply(self, path: str) -> SlackReply:
         with self.lock:
-            return self.script.pop(0) if self.script else SlackReply()
+            now = time.monotonic()
+            if now - self.last_accepted.get(path, float("-inf")) < self.min_interval:
+                self.rate_limited += 1
+                return SlackReply(429, retry_after="1")
+            self.last_accepted[path] = now
+            if self.script:
+                return self.script.pop(0)
+            if self.chaos is not None:
+                roll = self.chaos.random()
+                if roll < 0.5:
+                    return SlackReply(500) if roll < 0.3 else SlackReply(429, retry_after="1") \
+                        if roll < 0.4 else SlackReply(drop=True)  # fmt: skip
+            return SlackReply()
 
     @property
     def webhook_url(self) -> str:

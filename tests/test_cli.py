@@ -120,7 +120,7 @@ def test_run_once_then_status(workspace):
     status = cli("status", "--config", str(workspace.config))
     assert status.returncode == 0
     assert "wire" in status.stdout and "ok, 1 items (1 new)" in status.stdout
-    assert "outbox: 0 pending, 1 sent, 0 dead" in status.stdout
+    assert "outbox: 0 pending, 1 sent" in status.stdout
     assert "Nvidia sells more chips" in status.stdout
 
 

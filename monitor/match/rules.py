@@ -47,6 +47,11 @@ class RuleModel(Strict):
     sources: list[str] = ["*"]
     notify: list[str] | None = None
     cooldown: Duration | None = None
+    max_per_hour: int | None = Field(default=None, ge=1)
+    digest: str | None = None
+    mention: str | None = Field(
+        default=None, pattern=r"^(here|channel|everyone|[UWS][A-Z0-9]{2,})$"
+    )
     tags: list[str] = []
     tests: RuleTests = RuleTests()
 
@@ -70,6 +75,9 @@ class Rule:
     sources: tuple[str, ...] = ("*",)
     notify: tuple[str, ...] | None = None
     cooldown: float | None = None
+    max_per_hour: int | None = None
+    digest: str | None = None
+    mention: str | None = None
     tags: tuple[str, ...] = ()
     tests: RuleTests = field(default_factory=RuleTests)
     test_lines: dict[str, int] = field(default_factory=dict, compare=False)  # "match[0]" -> line
@@ -256,6 +264,9 @@ def _build_rule(
         sources=tuple(model.sources),
         notify=tuple(model.notify) if model.notify is not None else None,
         cooldown=model.cooldown,
+        max_per_hour=model.max_per_hour,
+        digest=model.digest,
+        mention=model.mention,
         tags=tuple(model.tags),
         tests=model.tests,
         test_lines=_test_lines(doc, loc, model.tests),

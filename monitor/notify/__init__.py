@@ -11,12 +11,14 @@ module keeps its config model next to its code.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from pydantic import Field
 
 from monitor.alerts import Alert
-from monitor.settings import Strict
+from monitor.settings import Duration, Strict
 
 NOTIFIER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -24,6 +26,9 @@ NOTIFIER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 class NotifierConfig(Strict):
     id: str = Field(pattern=NOTIFIER_ID)
     type: str
+    backoff: Duration = 30.0  # first wait after a failure; doubles each time ...
+    backoff_max: Duration = 3600.0  # ... up to this
+    deadline: Duration = 86400.0  # an alert not delivered by then goes dead
 
     def missing(self) -> list[str]:
         """Required settings left empty: the notifier is switched off with a warning."""
@@ -55,10 +60,31 @@ class SendResult:
         return cls(False, error)
 
 
-class Notifier(Protocol):
-    id: str
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header, in seconds or as an HTTP date, as seconds from now."""
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - datetime.now(UTC)).total_seconds()
 
-    async def send(self, alert: Alert) -> SendResult: ...
+
+class Notifier(Protocol):
+    """Sends one alert. `thread` is the service's id of an earlier message of the same
+    story (Slack ts, email Message-ID), for notifiers that can reply in a thread."""
+
+    id: str
+    threads: bool  # can it reply in a thread? If not, follow-ups of a story are suppressed
+
+    async def send(self, alert: Alert, thread: str | None = None) -> SendResult: ...
 
 
 def notifier_types() -> dict[str, tuple[type[NotifierConfig], Any]]:

@@ -14,10 +14,12 @@ class ConsoleConfig(NotifierConfig):
 
 
 class ConsoleNotifier:
+    threads = False
+
     def __init__(self, config: ConsoleConfig) -> None:
         self.id = config.id
 
-    async def send(self, alert: Alert) -> SendResult:
+    async def send(self, alert: Alert, thread: str | None = None) -> SendResult:
         parts = [
             f"[{severity_label(alert)}]",
             rule_titles(alert),

@@ -52,13 +52,19 @@ class EmailConfig(NotifierConfig):
         return [self.password.get_secret_value()] if self.password.get_secret_value() else []
 
 
-def build_message(alert: Alert, sender: str, to: list[str]) -> EmailMessage:
+def build_message(
+    alert: Alert, sender: str, to: list[str], list_id: str, thread: str | None = None
+) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = subject(alert)[:250]
+    message["Subject"] = ("Re: " if thread else "") + subject(alert)[:250]
     message["From"] = one_line(sender)
     message["To"] = ", ".join(one_line(a) for a in to)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip("> ") or None)
+    message["List-Id"] = f"trade-monitor alerts <{list_id}.trade-monitor>"
+    if thread:
+        message["In-Reply-To"] = thread
+        message["References"] = thread
     message.set_content(plain_body(alert))
     message.add_alternative(html_body(alert), subtype="html")
     return message
@@ -94,12 +100,14 @@ def html_body(alert: Alert) -> str:
 
 
 class EmailNotifier:
+    threads = True
+
     def __init__(self, config: EmailConfig) -> None:
         self.id = config.id
         self.config = config
 
-    async def send(self, alert: Alert) -> SendResult:
-        message = build_message(alert, self.config.sender, self.config.to)
+    async def send(self, alert: Alert, thread: str | None = None) -> SendResult:
+        message = build_message(alert, self.config.sender, self.config.to, self.id, thread)
         try:
             await asyncio.to_thread(self._deliver, message)
         except smtplib.SMTPAuthenticationError as exc:

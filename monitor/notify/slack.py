@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import urllib.error
 from typing import Any, Literal
 
@@ -20,11 +21,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from monitor.alerts import Alert
-from monitor.notify import NotifierConfig, SendResult
+from monitor.notify import NotifierConfig, SendResult, retry_after_seconds
 from monitor.notify.render import highlight, one_line, published, rule_titles, subject, why
 from monitor.settings import Duration
 
-SECTION_LIMIT = 3000
+SECTION_LIMIT = 3000  # Slack's limit for one section's text
+# Budgets per part keep a whole message well under Slack's 12,000 characters.
+HEADLINE_CHARS, META_CHARS, SNIPPET_CHARS, REASON_CHARS = 600, 600, 2500, 1500
 SEVERITY_ICONS = {
     "info": ":information_source:",
     "low": ":large_blue_circle:",
@@ -43,6 +46,7 @@ class SlackConfig(NotifierConfig):
     base_url: str = "https://slack.com/api/"
     timeout: Duration = 15.0
     unfurl_links: bool = False
+    pace: Duration = 1.0  # at least this long between two messages (Slack allows about 1/s)
 
     @model_validator(mode="after")
     def _token_needs_channel(self) -> SlackConfig:
@@ -105,8 +109,21 @@ def blocks(alert: Alert) -> list[dict[str, Any]]:
     return result
 
 
+def mentions(alert: Alert) -> str:
+    """Who the rules (never the article) ask to notify: `<!here>`, `<@U123>`, ..."""
+    found = dict.fromkeys(mention_syntax(r.mention) for r in alert.rules if r.mention)
+    return " ".join(found)
+
+
+def mention_syntax(name: str) -> str:
+    if name in ("here", "channel", "everyone"):
+        return f"<!{name}>"
+    return f"<!subteam^{name}>" if name.startswith("S") else f"<@{name}>"
+
+
 def fallback_text(alert: Alert) -> str:
-    return clip(escape(subject(alert)), 2000)
+    text = clip(escape(subject(alert)), 2000)
+    return f"{mentions(alert)} {text}" if mentions(alert) else text
 
 
 class SlackNotifier:
@@ -124,19 +141,26 @@ class SlackNotifier:
             if token and not webhook
             else None
         )
+        self.threads = self.web is not None  # incoming webhooks cannot reply in a thread
+        self.last_post = float("-inf")
 
-    async def send(self, alert: Alert) -> SendResult:
+    async def send(self, alert: Alert, thread: str | None = None) -> SendResult:
         message = {
             "text": fallback_text(alert),
             "blocks": blocks(alert),
             "unfurl_links": self.config.unfurl_links,
             "unfurl_media": self.config.unfurl_links,
         }
+        if thread and self.threads:
+            message["thread_ts"] = thread
+        await asyncio.sleep(self.last_post + self.config.pace - time.monotonic())
         try:
             return await asyncio.to_thread(self._post, message)
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", None) or exc
             return SendResult.later(f"connection failed: {type(reason).__name__}")
+        finally:
+            self.last_post = time.monotonic()
 
     def _post(self, message: dict[str, Any]) -> SendResult:
         if self.webhook is not None:
@@ -159,19 +183,16 @@ def classify(status: int, body: str, headers: Any) -> SendResult:
     if status == 200 and detail == "ok":
         return SendResult.delivered()
     if status == 429:
-        return SendResult.later("rate limited (429)", retry_after_seconds(headers))
+        return SendResult.later(
+            "rate limited (429)", retry_after_seconds(header(headers, "retry-after"))
+        )
     if status >= 500:
         return SendResult.later(f"HTTP {status}: {detail}")
     return SendResult.give_up(f"HTTP {status}: {detail}")
 
 
-def retry_after_seconds(headers: Any) -> float | None:
-    value = None
-    if headers:
-        for key, raw in dict(headers).items():
-            if key.lower() == "retry-after":
-                value = raw[0] if isinstance(raw, list) else raw
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+def header(headers: Any, name: str) -> str | None:
+    for key, raw in dict(headers or {}).items():
+        if key.lower() == name:
+            return raw[0] if isinstance(raw, list) else str(raw)
+    return None

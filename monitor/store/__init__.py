@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.store.sqlite import NewArticle, OutboxRow, SourceState, SqliteStore
+from monitor.store.outbox import OutboxRow
+from monitor.store.sqlite import NewArticle, SourceState, SqliteStore
 
 Store = SqliteStore
 

@@ -22,63 +22,8 @@ from typing import Any
 from monitor.alerts import Alert
 from monitor.article import Article
 from monitor.match import Match
-
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE articles (
-        id TEXT PRIMARY KEY,
-        source_id TEXT NOT NULL,
-        guid TEXT NOT NULL,
-        url TEXT NOT NULL,
-        canonical_url TEXT NOT NULL,
-        content_hash TEXT NOT NULL,
-        title TEXT NOT NULL,
-        summary TEXT NOT NULL,
-        body TEXT NOT NULL,
-        authors TEXT NOT NULL,
-        published_at REAL,
-        fetched_at REAL NOT NULL,
-        first_seen_at REAL NOT NULL,
-        alerted INTEGER NOT NULL
-    );
-    CREATE INDEX articles_canonical_url ON articles(canonical_url) WHERE canonical_url != '';
-    CREATE INDEX articles_content_hash ON articles(content_hash);
-    CREATE INDEX articles_first_seen ON articles(first_seen_at);
-    CREATE TABLE matches (
-        article_id TEXT NOT NULL REFERENCES articles(id),
-        rule_id TEXT NOT NULL,
-        severity TEXT NOT NULL,
-        hits TEXT NOT NULL,
-        matched_at REAL NOT NULL,
-        PRIMARY KEY (article_id, rule_id)
-    );
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        article_id TEXT NOT NULL,
-        notifier_id TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
-        next_attempt_at REAL NOT NULL,
-        created_at REAL NOT NULL,
-        sent_at REAL,
-        UNIQUE (article_id, notifier_id)
-    );
-    CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
-    CREATE TABLE sources (
-        source_id TEXT PRIMARY KEY,
-        cursor TEXT NOT NULL DEFAULT '{}',
-        primed INTEGER NOT NULL DEFAULT 0,
-        last_poll_at REAL,
-        last_ok_at REAL,
-        last_error TEXT,
-        error_streak INTEGER NOT NULL DEFAULT 0,
-        item_count INTEGER NOT NULL DEFAULT 0,
-        new_count INTEGER NOT NULL DEFAULT 0
-    );
-    """,
-]
+from monitor.store.outbox import Outbox
+from monitor.store.schema import MIGRATIONS
 
 
 @dataclass(frozen=True)
@@ -92,18 +37,6 @@ class SourceState:
     error_streak: int = 0
     item_count: int = 0
     new_count: int = 0
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    id: int
-    notifier_id: str
-    status: str
-    attempts: int
-    last_error: str | None
-    created_at: float
-    sent_at: float | None
-    alert: Alert
 
 
 @dataclass(frozen=True)
@@ -126,6 +59,7 @@ class SqliteStore:
         self.db.execute("PRAGMA busy_timeout=10000")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+        self.outbox = Outbox(self.db, self.transaction)
 
     def close(self) -> None:
         self.db.close()
@@ -265,50 +199,6 @@ class SqliteStore:
             row = db.execute("SELECT error_streak FROM sources WHERE source_id = ?", (source_id,))
             return int(row.fetchone()[0])
 
-    # ---- the outbox -------------------------------------------------------------
-
-    def due_alerts(self, limit: int = 100, now: float | None = None) -> list[OutboxRow]:
-        rows = self.db.execute(
-            "SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?"
-            " ORDER BY next_attempt_at, id LIMIT ?",
-            (time.time() if now is None else now, limit),
-        )
-        return [_outbox_row(r) for r in rows]
-
-    def mark_sent(self, alert_id: int) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?,"
-                " last_error = NULL WHERE id = ?",
-                (time.time(), alert_id),
-            )
-
-    def mark_retry(self, alert_id: int, error: str, delay: float) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?"
-                " WHERE id = ?",
-                (error, time.time() + delay, alert_id),
-            )
-
-    def mark_dead(self, alert_id: int, error: str) -> None:
-        with self.transaction() as db:
-            db.execute(
-                "UPDATE outbox SET status = 'dead', attempts = attempts + 1, last_error = ?"
-                " WHERE id = ?",
-                (error, alert_id),
-            )
-
-    def outbox_counts(self) -> dict[str, int]:
-        rows = self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status")
-        return {"pending": 0, "sent": 0, "dead": 0} | {r[0]: r[1] for r in rows}
-
-    def recent_alerts(self, limit: int = 10, status: str | None = None) -> list[OutboxRow]:
-        query = "SELECT * FROM outbox" + (" WHERE status = ?" if status else "")
-        params: tuple[Any, ...] = (status,) if status else ()
-        rows = self.db.execute(query + " ORDER BY id DESC LIMIT ?", (*params, limit))
-        return [_outbox_row(r) for r in rows]
-
 
 def _source_state(row: sqlite3.Row) -> SourceState:
     return SourceState(
@@ -321,17 +211,4 @@ def _source_state(row: sqlite3.Row) -> SourceState:
         error_streak=row["error_streak"],
         item_count=row["item_count"],
         new_count=row["new_count"],
-    )
-
-
-def _outbox_row(row: sqlite3.Row) -> OutboxRow:
-    return OutboxRow(
-        id=row["id"],
-        notifier_id=row["notifier_id"],
-        status=row["status"],
-        attempts=row["attempts"],
-        last_error=row["last_error"],
-        created_at=row["created_at"],
-        sent_at=row["sent_at"],
-        alert=Alert.from_json(json.loads(row["payload"]), row["id"]),
     )

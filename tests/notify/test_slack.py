@@ -138,3 +138,66 @@ def test_config_needs_channel_with_token_and_is_off_without_secrets():
     assert SlackConfig(id="s", type="slack").missing() == ["webhook_url or token"]
     config = SlackConfig(id="s", type="slack", webhook_url="https://hooks.example/T/B/secret")
     assert "secret" not in repr(config) and "secret" not in str(config)
+
+
+def test_a_whole_message_stays_well_under_slack_limits():
+    huge = alert(title="T" * 20000, snippet="S" * 20000, snippet_marks=((0, 5000),))
+    message = blocks(huge)
+    assert len(message) <= 50
+    assert len(json.dumps(message)) < 12000
+
+
+def test_mentions_come_only_from_rules(slack_server):
+    from monitor.alerts import AlertRule
+
+    ruled = alert(
+        title="Nvidia <!here>",
+        rules=(
+            AlertRule("nvidia", "Nvidia", "high", ("nvidia",), mention="here"),
+            AlertRule("chips", "Chips", "low", (), mention="S0123ABC"),
+        ),
+    )
+    assert send(webhook(slack_server), ruled).ok
+    text = slack_server.delivered[0]["payload"]["text"]
+    assert text.startswith("<!here> <!subteam^S0123ABC> ")
+    assert text.count("<!here>") == 1  # the headline's own <!here> is escaped
+    assert send(webhook(slack_server), alert()).ok
+    assert "<!" not in slack_server.delivered[1]["payload"]["text"]
+
+
+def test_bot_mode_replies_in_the_thread(slack_server):
+    notifier = bot(slack_server)
+    assert notifier.threads
+    assert send(notifier).ok
+    asyncio.run(notifier.send(alert(), thread="1700000000.000100"))
+    assert slack_server.delivered[1]["payload"]["thread_ts"] == "1700000000.000100"
+    assert not webhook(slack_server).threads
+
+
+@pytest.mark.parametrize(
+    ("count", "pace"), [(5, 1.0), (100, 0.05)], ids=["real-1-per-s", "burst-100"]
+)
+def test_pacing_never_trips_a_server_that_enforces_its_rate(count, pace):
+    from tests.servers import SlackServer, running
+
+    with running(SlackServer(min_interval=pace)) as server:
+        notifier = webhook(server, pace=pace)
+
+        async def burst():
+            return [await notifier.send(alert()) for _ in range(count)]
+
+        results = asyncio.run(burst())
+        assert all(r.ok for r in results)
+        assert server.rate_limited == 0
+        assert len(server.delivered) == count
+
+
+def test_retry_after_as_an_http_date(slack_server):
+    import time
+    from email.utils import formatdate
+
+    slack_server.script.append(
+        SlackReply(429, retry_after=formatdate(time.time() + 30, usegmt=True))
+    )
+    result = send(webhook(slack_server))
+    assert 25 <= result.retry_after <= 31

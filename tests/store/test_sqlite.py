@@ -1,4 +1,5 @@
 import sqlite3
+import time
 
 import pytest
 
@@ -6,7 +7,7 @@ from monitor.alerts import build_alerts
 from monitor.article import Article
 from monitor.match import load_rules
 from monitor.store import NewArticle, open_store
-from monitor.store.sqlite import MIGRATIONS
+from monitor.store.schema import MIGRATIONS
 
 
 def store_at(tmp_path):
@@ -54,11 +55,11 @@ def test_record_poll_is_one_transaction_with_the_outbox_and_cursor(tmp_path):
     assert recorded == [item]
     assert store.source_state("a").cursor == {"etag": "v1"}
     assert store.source_state("a").primed
-    [row] = store.due_alerts()
+    [row] = store.outbox.recent()
     assert row.alert.rules[0].id == "r" and row.status == "pending"
     # the same article again (a re-poll) is not recorded and queues nothing
     assert store.record_poll("a", {"etag": "v2"}, 3, [item]) == []
-    assert len(store.due_alerts()) == 1
+    assert store.outbox.counts()["pending"] == 1
 
 
 def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
@@ -73,18 +74,47 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
     assert store.source_state("a").primed is False
 
 
-def test_outbox_transitions(tmp_path):
+def claim(store, now=None, **kw):
+    return store.outbox.claim("console", 10, kw.pop("lease", 60), now or time.time(), **kw)
+
+
+def test_outbox_transitions_pending_inflight_sent(tmp_path):
     store = store_at(tmp_path)
     item = alerting(Article("a", title="Nvidia up", body="b", guid="g1"), tmp_path)
     store.record_poll("a", {}, 1, [item])
-    [row] = store.due_alerts()
-    store.mark_retry(row.id, "HTTP 500", delay=60)
-    assert store.due_alerts() == []
-    [later] = store.due_alerts(now=float("inf"))
+    [row] = claim(store)
+    assert row.status == "inflight" and row.attempt_id
+    assert claim(store) == []  # in flight: nobody else takes it
+    assert store.outbox.retry(row, "HTTP 500", delay=60)
+    assert claim(store) == []  # backing off
+    [later] = claim(store, now=float("inf"))
     assert later.attempts == 1 and later.last_error == "HTTP 500"
-    store.mark_sent(row.id)
-    assert store.outbox_counts() == {"pending": 0, "sent": 1, "dead": 0}
-    assert store.recent_alerts(5)[0].status == "sent"
+    assert later.attempt_id != row.attempt_id
+    assert store.outbox.sent(later, "ts-1")
+    [done] = store.outbox.recent()
+    assert (done.status, done.ref, done.attempts) == ("sent", "ts-1", 2)
+
+
+def test_a_stale_attempt_cannot_change_an_alert(tmp_path):
+    store = store_at(tmp_path)
+    store.record_poll("a", {}, 1, [alerting(Article("a", title="Nvidia", guid="g"), tmp_path)])
+    [first] = claim(store, lease=-1)  # its lease is already over
+    [second] = claim(store)  # so the alert is claimed again
+    assert not store.outbox.dead(first, "late answer of the first attempt")
+    assert store.outbox.sent(second)
+    assert store.outbox.counts()["sent"] == 1
+
+
+def test_release_all_and_requeue_dead(tmp_path):
+    store = store_at(tmp_path)
+    store.record_poll("a", {}, 1, [alerting(Article("a", title="Nvidia", guid="g"), tmp_path)])
+    [row] = claim(store)
+    assert store.outbox.release_all() == 1  # the daemon that claimed it died
+    [again] = claim(store)
+    store.outbox.dead(again, "invalid_auth")
+    assert store.outbox.requeue(all_dead=True) == 1
+    [row] = store.outbox.recent()
+    assert (row.status, row.note) == ("pending", "requeued")
 
 
 def test_failure_streak_counts_and_resets(tmp_path):
