@@ -8,13 +8,13 @@ rules changed in between.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC
+from typing import Any, Protocol
 
 from monitor.article import Article
-from monitor.match import SEVERITIES, Hit, Match
+from monitor.match import SEVERITIES, Hit, Match, Rule
 
 SNIPPET_CHARS = 320
 
@@ -41,6 +41,7 @@ class Alert:
     snippet_marks: tuple[tuple[int, int], ...]  # spans of `snippet` to highlight
     title_marks: tuple[tuple[int, int], ...] = ()
     authors: tuple[str, ...] = ()
+    items: tuple[Alert, ...] = ()  # a summary or digest: the alerts it carries
     id: int | None = field(default=None, compare=False)  # the outbox row, once stored
 
     @property
@@ -50,6 +51,7 @@ class Alert:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("id")
+        data["items"] = [item.to_json() for item in self.items]
         return data
 
     @classmethod
@@ -62,6 +64,7 @@ class Alert:
                 "snippet_marks": tuple(map(tuple, data["snippet_marks"])),
                 "title_marks": tuple(map(tuple, data.get("title_marks", ()))),
                 "authors": tuple(data.get("authors", ())),
+                "items": tuple(cls.from_json(item) for item in data.get("items", ())),
             },
             id=alert_id,
         )
@@ -137,5 +140,99 @@ def make_snippet(article: Article, hits: Sequence[Hit]) -> tuple[str, tuple[tupl
     return prefix + " ".join(window.split("\n")) + suffix, marks
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def bundle(kind: str, heading: str, notifier_id: str, alerts: Sequence[Alert]) -> Alert:
+    """One message carrying many alerts: an hourly summary or a digest."""
+    rules = {rule.id: rule for alert in alerts for rule in alert.rules}
+    return Alert(
+        article_id=f"{kind}:{alerts[0].article_id}:{len(alerts)}",
+        notifier_id=notifier_id,
+        source_id=kind,
+        title=heading,
+        url="",
+        published_at=None,
+        rules=tuple(rules.values()),
+        snippet="",
+        snippet_marks=(),
+        items=tuple(alerts),
+    )
+
+
+# ---- the policy: threads, cooldowns, caps and digests -------------------------
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a new alert goes: straight to the queue, a thread, a summary, or nowhere."""
+
+    status: str = "pending"  # pending | suppressed | held
+    parent_id: int | None = None  # the story's top-level alert this one follows
+    note: str | None = None  # why it was suppressed, or which summary/digest holds it
+
+
+@dataclass(frozen=True)
+class PriorAlert:
+    id: int
+    rule_ids: frozenset[str]
+    created_at: float
+    parent_id: int | None
+
+
+class History(Protocol):
+    def cluster_alerts(self, cluster_id: str, notifier_id: str) -> list[PriorAlert]: ...
+
+    def top_level_count(self, rule_id: str, notifier_id: str, since: float) -> int: ...
+
+
+@dataclass
+class AlertPolicy:
+    """Per rule and notifier, a story cluster gets one top-level alert.
+
+    Later articles of the story follow it: in its thread where the notifier can
+    thread, suppressed where it cannot, suppressed too inside a rule's
+    `cooldown`. A top-level alert over its rules' `max_per_hour` is held for
+    the hourly summary; one for a digest notifier or rule is held for the digest.
+    """
+
+    rules: Mapping[str, Rule]
+    threads: Mapping[str, bool]  # notifier id -> can it reply in a thread?
+    digests: Mapping[str, str] = field(default_factory=dict)  # notifier id -> cron
+
+    def place(self, alert: Alert, cluster_id: str, history: History, now: float) -> Placement:
+        rule_ids = {rule.id for rule in alert.rules}
+        prior = history.cluster_alerts(cluster_id, alert.notifier_id)
+        told = set().union(*(p.rule_ids for p in prior))
+        if prior and rule_ids <= told:
+            return self._follow_up(alert, rule_ids, prior, now)
+        return self._top_level(alert, rule_ids, history, now)
+
+    def _follow_up(
+        self, alert: Alert, rule_ids: set[str], prior: list[PriorAlert], now: float
+    ) -> Placement:
+        top = next(p for p in prior if p.parent_id is None)
+        cooldown = max((self._rule(r).cooldown or 0 for r in rule_ids), default=0)
+        if cooldown and now - max(p.created_at for p in prior) < cooldown:
+            return Placement("suppressed", top.id, f"cooldown: same story as #{top.id}")
+        if self.threads.get(alert.notifier_id):
+            return Placement("pending", top.id)
+        return Placement("suppressed", top.id, f"same story as #{top.id}; no thread to reply in")
+
+    def _top_level(
+        self, alert: Alert, rule_ids: set[str], history: History, now: float
+    ) -> Placement:
+        rules = [self._rule(r) for r in sorted(rule_ids)]
+        digest = self.digests.get(alert.notifier_id)
+        if digest is None and all(rule.digest for rule in rules):
+            digest = rules[0].digest
+        if digest:
+            return Placement("held", note=f"digest:{digest}")
+        if all(
+            rule.max_per_hour
+            and history.top_level_count(rule.id, alert.notifier_id, now - 3600) >= rule.max_per_hour
+            for rule in rules
+        ):
+            return Placement("held", note=f"cap:{rules[0].id}")
+        return Placement()
+
+    def _rule(self, rule_id: str) -> Rule:
+        """A rule removed since the alert was made has no limits."""
+        return self.rules.get(rule_id) or Rule(rule_id, rule_id, "medium", None, (), "")  # type: ignore[arg-type]

@@ -38,6 +38,7 @@ class Defaults(Strict):
     notify: list[str] = ["console"]
     user_agent: str = USER_AGENT
     dispatch_interval: Duration = 5.0
+    remember: Duration = 90 * 86400.0  # how long a seen item is remembered after it was last shown
 
 
 class ConfigModel(Strict):

@@ -17,7 +17,7 @@ import fcntl
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.alerts import build_alerts
+from monitor.alerts import AlertPolicy, build_alerts
 from monitor.article import Article
 from monitor.config import Config
 from monitor.dispatch import Dispatcher
@@ -38,6 +38,7 @@ from monitor.store import NewArticle, Store, open_store, sqlite_path
 
 log = logging.getLogger("monitor")
 STOP_GRACE = 10.0
+GAP_MIN_ITEMS = 5  # a feed this short is often wholly new; no warning below it
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Pipeline:
     rules: RuleSet
     store: Store
     notifiers: dict[str, Notifier]
+    policy: AlertPolicy
 
     async def poll(self, source: Source, settings: SourceConfig) -> bool:
         state = self.store.source_state(source.id)
@@ -65,8 +67,16 @@ class Pipeline:
         fresh = self.store.unseen(result.articles)
         alert_from = _alert_window_start(state.primed, settings.backfill or 0.0)
         items = [self._evaluate(article, alert_from) for article in fresh]
-        recorded = self.store.record_poll(source.id, result.cursor, len(result.articles), items)
+        recorded = self.store.record_poll(
+            source.id, result.cursor, result.articles, items, self.policy
+        )
         queued = sum(len(item.alerts) for item in recorded)
+        if (
+            state.primed
+            and len(result.articles) >= GAP_MIN_ITEMS
+            and len(fresh) == len(result.articles)
+        ):
+            _warn_gap(source.id, result.articles, settings)
         if state.error_streak:
             log.info(
                 "recovered after %d failed polls", state.error_streak, extra={"source": source.id}
@@ -106,6 +116,20 @@ class Pipeline:
             )
 
 
+def _warn_gap(source_id: str, articles: Sequence[Article], settings: SourceConfig) -> None:
+    """Every item is new: the feed's window may have moved past items we never saw."""
+    dates = sorted(a.published_at.timestamp() for a in articles if a.published_at)
+    interval = settings.interval or 600.0
+    span = dates[-1] - dates[0] if len(dates) >= 2 else 0.0
+    suggested = max(30.0, span / 2) if 0 < span < interval else interval / 2
+    log.warning(
+        "every one of the %d items was new: items may have been missed since the last poll;"
+        " the feed holds about %s of news, so poll every %s or more often (now every %s)",
+        len(articles), _human(span) if span else "an unknown span", _human(round(suggested)),
+        _human(interval), extra={"source": source_id},
+    )  # fmt: skip
+
+
 def _alert_window_start(primed: bool, backfill: float) -> datetime | None:
     """On a source's first poll only items newer than the backfill window alert."""
     if primed or backfill == float("inf"):
@@ -135,8 +159,13 @@ class Daemon:
         context = SourceContext(self.fetcher, config.base_dir)
         self.sources = [(build_source(s, context), s) for s in config.sources if s.enabled]
         notifiers = {n.id: build_notifier(n) for n in config.enabled_notifiers}
-        self.pipeline = Pipeline(config, rules, self.store, notifiers)
         configs = {n.id: n for n in config.notifiers}
+        policy = AlertPolicy(
+            rules={rule.id: rule for rule in rules.rules},
+            threads={n.id: n.threads for n in notifiers.values()},
+            digests={n.id: n.digest for n in config.notifiers if n.digest},
+        )
+        self.pipeline = Pipeline(config, rules, self.store, notifiers, policy)
         self.dispatcher = Dispatcher(self.store, notifiers, configs)
         self.in_flight: set[asyncio.Task[Any]] = set()
 
@@ -184,6 +213,9 @@ class Daemon:
             coalesce=True,
             max_instances=1,
         )
+        scheduler.add_job(
+            self._tracked(self._forget), "interval", id="retention", hours=6, next_run_time=now
+        )
         scheduler.start()
         log.info(
             "running: %d sources, %d rules, notifiers: %s",
@@ -201,6 +233,12 @@ class Daemon:
         await self.close()
         log.info("stopped")
         return 0
+
+    async def _forget(self) -> None:
+        forgotten = self.store.forget(time.time() - self.config.defaults.remember)
+        if forgotten:
+            log.info("forgot %d articles no source has shown for %s", forgotten,
+                     _human(self.config.defaults.remember))  # fmt: skip
 
     async def _poll_and_dispatch(self, source: Source, settings: SourceConfig) -> None:
         if await self.pipeline.poll(source, settings) and not self.dispatcher.lock.locked():

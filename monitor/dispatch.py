@@ -16,7 +16,11 @@ import logging
 import random
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
+from apscheduler.triggers.cron import CronTrigger
+
+from monitor.alerts import Alert
 from monitor.notify import Notifier, NotifierConfig, SendResult
 from monitor.store import OutboxRow, Store
 
@@ -43,10 +47,20 @@ class Dispatcher:
         """
         async with self.lock:
             self.store.outbox.orphans_dead(self.configs)
+            self.bundle_due(time.time())
             results = await asyncio.gather(
                 *(self._drain(notifier_id, ignore_backoff) for notifier_id in self.notifiers)
             )
             return all(results)
+
+    def bundle_due(self, now: float) -> None:
+        """Turn held alerts into one summary (an hour after the first) or digest (at its time)."""
+        for notifier_id, note, oldest in self.store.outbox.held_groups():
+            kind, _, value = note.partition(":")
+            if kind == "cap" and now - oldest >= 3600:
+                self.store.outbox.bundle_held(notifier_id, note, "summary", summary_heading)
+            elif kind == "digest" and digest_due(value, oldest, now):
+                self.store.outbox.bundle_held(notifier_id, note, "digest", digest_heading)
 
     async def _drain(self, notifier_id: str, ignore_backoff: bool) -> bool:
         notifier = self.notifiers[notifier_id]
@@ -87,6 +101,21 @@ class Dispatcher:
                 "delivery failed, retrying in %.0fs: %s", delay, result.error, extra=context
             )
         return False
+
+
+def summary_heading(alerts: list[Alert]) -> str:
+    title = alerts[0].rules[0].title
+    return f"{len(alerts)} more matches for {title} in the last hour"
+
+
+def digest_heading(alerts: list[Alert]) -> str:
+    return f"Digest: {len(alerts)} alert{'s' if len(alerts) != 1 else ''}"
+
+
+def digest_due(cron: str, oldest: float, now: float) -> bool:
+    trigger = CronTrigger.from_crontab(cron, timezone=UTC)
+    fire = trigger.get_next_fire_time(None, datetime.fromtimestamp(oldest, UTC))
+    return fire is not None and fire.timestamp() <= now
 
 
 def retry_delay(result: SendResult, attempts: int, config: NotifierConfig) -> float:

@@ -51,3 +51,17 @@ class Strict(BaseModel):
     """A model that refuses unknown keys, so a typo is an error, not a silent default."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def parse_cron(value: Any) -> str:
+    """A five-field crontab expression, such as "0 8 * * 1-5" (times in UTC)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(str(value), timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"expected a cron expression such as '0 8 * * 1-5': {exc}") from None
+    return str(value)
+
+
+Cron = Annotated[str, BeforeValidator(parse_cron)]

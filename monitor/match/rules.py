@@ -21,7 +21,7 @@ from monitor.errors import Problem, UserError, did_you_mean, key_path
 from monitor.match.engine import Evaluator, Hit, PhraseList
 from monitor.match.query import FIELDS, And, ListRef, Node, Not, Or, QueryError, parse_query
 from monitor.match.text import AnalyzedArticle, words_of
-from monitor.settings import Duration, Strict
+from monitor.settings import Cron, Duration, Strict
 from monitor.yamlsrc import Document, Loc, load_yaml
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -48,7 +48,7 @@ class RuleModel(Strict):
     notify: list[str] | None = None
     cooldown: Duration | None = None
     max_per_hour: int | None = Field(default=None, ge=1)
-    digest: str | None = None
+    digest: Cron | None = None
     mention: str | None = Field(
         default=None, pattern=r"^(here|channel|everyone|[UWS][A-Z0-9]{2,})$"
     )

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from pydantic import Field
 
 from monitor.alerts import Alert
-from monitor.settings import Duration, Strict
+from monitor.settings import Cron, Duration, Strict
 
 NOTIFIER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -29,6 +29,7 @@ class NotifierConfig(Strict):
     backoff: Duration = 30.0  # first wait after a failure; doubles each time ...
     backoff_max: Duration = 3600.0  # ... up to this
     deadline: Duration = 86400.0  # an alert not delivered by then goes dead
+    digest: Cron | None = None  # collect every alert and send one message per period
 
     def missing(self) -> list[str]:
         """Required settings left empty: the notifier is switched off with a warning."""

@@ -22,16 +22,17 @@ class ConsoleNotifier:
     async def send(self, alert: Alert, thread: str | None = None) -> SendResult:
         parts = [
             f"[{severity_label(alert)}]",
-            rule_titles(alert),
-            "|",
+            *([] if alert.items else [rule_titles(alert), "|"]),
             one_line(alert.title),
             "|",
             alert.source_id,
         ]
         if alert.url:
             parts += ["|", alert.url]
+        lines = [" ".join(parts)]
+        lines += [f"    - {one_line(item.title)} | {item.url}".rstrip(" |") for item in alert.items]
         try:
-            print(" ".join(parts), flush=True)
+            print("\n".join(lines), flush=True)
         except OSError as exc:
             return SendResult.later(f"stdout: {exc.strerror or exc}")
         return SendResult.delivered()

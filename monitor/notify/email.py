@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from monitor.alerts import Alert
 from monitor.notify import NotifierConfig, SendResult
-from monitor.notify.render import highlight, one_line, published, subject, why
+from monitor.notify.render import by_rule, highlight, one_line, published, subject, why
 from monitor.settings import Duration
 
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
@@ -71,6 +71,11 @@ def build_message(
 
 
 def plain_body(alert: Alert) -> str:
+    if alert.items:
+        lines = [alert.title, ""]
+        for title, items in by_rule(alert).items():
+            lines += [title, *(f"- {one_line(i.title)}  {i.url}".rstrip() for i in items), ""]
+        return "\n".join(lines)
     lines = [one_line(alert.title), alert.url, ""]
     meta = [alert.source_id] + ([published(alert)] if alert.published_at else [])
     lines += [" · ".join(meta), ""]
@@ -81,6 +86,8 @@ def plain_body(alert: Alert) -> str:
 
 
 def html_body(alert: Alert) -> str:
+    if alert.items:
+        return bundle_html(alert)
     title = highlight(one_line(alert.title), alert.title_marks, "<b>", "</b>", html.escape)
     if alert.url.startswith(("http://", "https://")):
         title = f'<a href="{html.escape(alert.url, quote=True)}">{title}</a>'
@@ -97,6 +104,20 @@ def html_body(alert: Alert) -> str:
         f"<p>Why it matched:</p><ul>{reasons}</ul>"
         "</body></html>"
     )
+
+
+def bundle_html(alert: Alert) -> str:
+    """A digest or summary: one section per rule, each headline a link."""
+    sections = []
+    for title, items in by_rule(alert).items():
+        entries = "".join(
+            f'<li><a href="{html.escape(i.url, quote=True)}">{html.escape(one_line(i.title))}</a>'
+            f' <span style="color:#666">{html.escape(i.source_id)}</span></li>'
+            for i in items
+        )
+        sections.append(f"<h3>{html.escape(title)}</h3><ul>{entries}</ul>")
+    heading = f"<h2>{html.escape(alert.title)}</h2>"
+    return f"<!doctype html><html><body>{heading}{''.join(sections)}</body></html>"
 
 
 class EmailNotifier:

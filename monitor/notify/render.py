@@ -24,7 +24,17 @@ def one_line(text: str) -> str:
 
 
 def subject(alert: Alert) -> str:
+    if alert.items:
+        return one_line(f"[{severity_label(alert)}] {alert.title}")
     return one_line(f"[{severity_label(alert)}] {rule_titles(alert)}: {alert.title}")
+
+
+def by_rule(alert: Alert) -> dict[str, list[Alert]]:
+    """A summary's or digest's alerts grouped under the title of their first rule."""
+    groups: dict[str, list[Alert]] = {}
+    for item in alert.items:
+        groups.setdefault(item.rules[0].title if item.rules else "", []).append(item)
+    return groups
 
 
 def published(alert: Alert) -> str:

@@ -22,10 +22,11 @@ from slack_sdk.webhook import WebhookClient
 
 from monitor.alerts import Alert
 from monitor.notify import NotifierConfig, SendResult, retry_after_seconds
-from monitor.notify.render import highlight, one_line, published, rule_titles, subject, why
+from monitor.notify.render import by_rule, highlight, one_line, published, rule_titles, subject, why
 from monitor.settings import Duration
 
 SECTION_LIMIT = 3000  # Slack's limit for one section's text
+MAX_BLOCKS = 50
 # Budgets per part keep a whole message well under Slack's 12,000 characters.
 HEADLINE_CHARS, META_CHARS, SNIPPET_CHARS, REASON_CHARS = 600, 600, 2500, 1500
 SEVERITY_ICONS = {
@@ -83,6 +84,31 @@ def link(url: str, label: str) -> str:
 
 
 def blocks(alert: Alert) -> list[dict[str, Any]]:
+    return bundle_blocks(alert) if alert.items else alert_blocks(alert)
+
+
+def bundle_blocks(alert: Alert) -> list[dict[str, Any]]:
+    """A summary or digest: the heading, then a section per rule listing its headlines."""
+    result: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": clip(f"*{escape(alert.title)}*")}}
+    ]
+    budget = 10000
+    for title, items in by_rule(alert).items():
+        lines = [f"*{escape(title)}*"]
+        for item in items:
+            lines.append(f"• {link(item.url, clip(escape(one_line(item.title)), 300))}")
+        text = clip("\n".join(lines), min(SECTION_LIMIT, budget))
+        budget -= len(text)
+        if budget <= 0 or len(result) >= MAX_BLOCKS - 1:
+            result.append(
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": "… and more"}]}
+            )
+            break
+        result.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    return result
+
+
+def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
     icon = SEVERITY_ICONS.get(alert.severity, "")
     headline = highlight(one_line(alert.title), alert.title_marks, "", "", escape)
     meta = [

@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.alerts import Alert
+from monitor.alerts import Alert, Placement, PriorAlert, bundle
 
 STATUSES = ("pending", "inflight", "sent", "dead", "suppressed", "held", "grouped")
 Transaction = Callable[[], AbstractContextManager[sqlite3.Connection]]
@@ -131,6 +131,47 @@ class Outbox:
                 (time.time(), time.time(), *([] if all_dead else list(ids))),
             ).rowcount
 
+    def held_groups(self) -> list[tuple[str, str, float]]:
+        """(notifier, note, oldest created_at) of each group of held alerts."""
+        rows = self.db.execute(
+            "SELECT notifier_id, note, min(created_at) FROM outbox WHERE status = 'held'"
+            " GROUP BY notifier_id, note ORDER BY 3"
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def bundle_held(
+        self, notifier_id: str, note: str, kind: str, heading: Callable[[list[Alert]], str]
+    ) -> int | None:
+        """Queue one summary or digest carrying a group of held alerts; they become `grouped`."""
+        with self.transaction() as db:
+            rows = [
+                _row(r)
+                for r in db.execute(
+                    "SELECT * FROM outbox WHERE status = 'held' AND notifier_id = ? AND note = ?"
+                    " ORDER BY id",
+                    (notifier_id, note),
+                )
+            ]
+            if not rows:
+                return None
+            alerts = [r.alert for r in rows]
+            message = bundle(kind, heading(alerts), notifier_id, alerts)
+            now = time.time()
+            bundle_id = db.execute(
+                "INSERT INTO outbox (article_id, notifier_id, payload, kind, next_attempt_at,"
+                " created_at, rule_ids, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    f"{message.article_id}:{rows[0].id}", notifier_id,
+                    json.dumps(message.to_json()), kind, now, now,
+                    json.dumps([r.id for r in message.rules]), note,
+                ),
+            ).lastrowid  # fmt: skip
+            db.execute(
+                f"UPDATE outbox SET status = 'grouped', parent_id = ? WHERE id IN ({_marks(rows)})",
+                (bundle_id, *(r.id for r in rows)),
+            )
+        return bundle_id
+
     def get_many(self, ids: Iterable[int]) -> list[OutboxRow]:
         ids = list(ids)
         if not ids:
@@ -153,6 +194,43 @@ class Outbox:
         params: tuple[Any, ...] = (status,) if status else ()
         rows = self.db.execute(query + " ORDER BY id DESC LIMIT ?", (*params, limit))
         return [_row(r) for r in rows]
+
+
+class OutboxHistory:
+    """What the alert policy needs to know, read inside the poll's transaction."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def cluster_alerts(self, cluster_id: str, notifier_id: str) -> list[PriorAlert]:
+        rows = self.db.execute(
+            "SELECT id, rule_ids, created_at, parent_id FROM outbox WHERE cluster_id = ?"
+            " AND notifier_id = ? AND kind = 'alert' AND status != 'dead' ORDER BY id",
+            (cluster_id, notifier_id),
+        )
+        return [PriorAlert(r[0], frozenset(json.loads(r[1])), r[2], r[3]) for r in rows]
+
+    def top_level_count(self, rule_id: str, notifier_id: str, since: float) -> int:
+        row = self.db.execute(
+            "SELECT count(*) FROM outbox WHERE notifier_id = ? AND created_at >= ?"
+            " AND kind = 'alert' AND parent_id IS NULL"
+            " AND status IN ('pending', 'inflight', 'sent')"
+            " AND EXISTS (SELECT 1 FROM json_each(outbox.rule_ids) WHERE value = ?)",
+            (notifier_id, since, rule_id),
+        )
+        return int(row.fetchone()[0])
+
+    def enqueue(self, alert: Alert, cluster_id: str, placement: Placement, now: float) -> None:
+        self.db.execute(
+            "INSERT OR IGNORE INTO outbox (article_id, notifier_id, payload, status,"
+            " next_attempt_at, created_at, rule_ids, cluster_id, parent_id, note)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                alert.article_id, alert.notifier_id, json.dumps(alert.to_json()),
+                placement.status, now, now, json.dumps([r.id for r in alert.rules]),
+                cluster_id, placement.parent_id, placement.note,
+            ),
+        )  # fmt: skip
 
 
 def _marks(ids: Iterable[Any]) -> str:

@@ -15,15 +15,19 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from monitor.alerts import Alert
+from monitor.alerts import Alert, AlertPolicy, Placement
 from monitor.article import Article
+from monitor.cluster import article_text, candidates, same_story, simhash, story_key
 from monitor.match import Match
-from monitor.store.outbox import Outbox
+from monitor.store.outbox import Outbox, OutboxHistory
 from monitor.store.schema import MIGRATIONS
+
+STORY_KEY_WINDOW = 7 * 86400  # an update of a story comes within a week
+SIMHASH_WINDOW = 3 * 86400  # copies of a wire story within three days
 
 
 @dataclass(frozen=True)
@@ -89,16 +93,29 @@ class SqliteStore:
     # ---- articles ---------------------------------------------------------------
 
     def unseen(self, articles: Sequence[Article]) -> list[Article]:
-        """Those not seen before (same id, canonical URL or content), first copy of each."""
+        """Those not seen before (same id, canonical URL or content), first copy of each.
+
+        A feed that reuses a guid for a different story (a different link) has
+        its guid ignored for that item, so the story is not lost.
+        """
         fresh: dict[str, Article] = {}
         keys: set[str] = set()
         for article in articles:
+            if self._guid_reused(article):
+                article = replace(article, guid="")
             own = {article.id, article.content_hash, article.canonical_url} - {""}
             if own & keys or self._seen(self.db, article):
                 continue
             keys |= own
             fresh[article.id] = article
         return list(fresh.values())
+
+    def _guid_reused(self, article: Article) -> bool:
+        if not (article.guid and article.canonical_url):
+            return False
+        row = self.db.execute("SELECT canonical_url FROM articles WHERE id = ?", (article.id,))
+        known = row.fetchone()
+        return known is not None and known[0] not in ("", article.canonical_url)
 
     @staticmethod
     def _seen(db: sqlite3.Connection, article: Article) -> bool:
@@ -110,12 +127,19 @@ class SqliteStore:
         return row is not None
 
     def record_poll(
-        self, source_id: str, cursor: dict[str, Any], items: int, new: Sequence[NewArticle]
+        self,
+        source_id: str,
+        cursor: dict[str, Any],
+        items: Sequence[Article],
+        new: Sequence[NewArticle],
+        policy: AlertPolicy | None = None,
     ) -> list[NewArticle]:
         """Mark articles seen, queue their alerts and advance the source, all in one commit.
 
         A crash before the commit leaves nothing half-done: the next poll sees
-        the same items as new again. Returns what was actually recorded.
+        the same items as new again. Items seen before are marked as still
+        present (retention forgets only what no feed shows any more). Returns
+        what was actually recorded.
         """
         now = time.time()
         recorded = []
@@ -123,8 +147,15 @@ class SqliteStore:
             for item in new:
                 if self._seen(db, item.article):
                     continue
-                self._insert_article(db, item, now)
+                self._insert_article(db, item, now, policy)
                 recorded.append(item)
+            ids = [a.id for a in items]
+            for chunk in range(0, len(ids), 500):
+                part = ids[chunk : chunk + 500]
+                marks = ", ".join("?" * len(part))
+                db.execute(
+                    f"UPDATE articles SET last_seen_at = ? WHERE id IN ({marks})", (now, *part)
+                )
             db.execute(
                 "INSERT INTO sources (source_id, cursor, primed, last_poll_at, last_ok_at,"
                 " last_error, error_streak, item_count, new_count)"
@@ -133,48 +164,58 @@ class SqliteStore:
                 " last_poll_at = excluded.last_poll_at, last_ok_at = excluded.last_ok_at,"
                 " last_error = NULL, error_streak = 0, item_count = excluded.item_count,"
                 " new_count = excluded.new_count",
-                (source_id, json.dumps(cursor), now, now, items, len(recorded)),
+                (source_id, json.dumps(cursor), now, now, len(items), len(recorded)),
             )
         return recorded
 
-    def _insert_article(self, db: sqlite3.Connection, item: NewArticle, now: float) -> None:
+    def _insert_article(
+        self, db: sqlite3.Connection, item: NewArticle, now: float, policy: AlertPolicy | None
+    ) -> None:
         a = item.article
+        key, fingerprint = story_key(a.title), simhash(a)
+        cluster_id = _cluster_of(db, key, fingerprint, article_text(a), now) or a.id
         db.execute(
             "INSERT INTO articles (id, source_id, guid, url, canonical_url, content_hash, title,"
-            " summary, body, authors, published_at, fetched_at, first_seen_at, alerted)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " summary, body, authors, published_at, fetched_at, first_seen_at, alerted,"
+            " cluster_id, story_key, simhash, last_seen_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                a.id,
-                a.source_id,
-                a.guid,
-                a.url,
-                a.canonical_url,
-                a.content_hash,
-                a.title,
-                a.summary,
-                a.body,
-                json.dumps(a.authors),
+                a.id, a.source_id, a.guid, a.url, a.canonical_url, a.content_hash, a.title,
+                a.summary, a.body, json.dumps(a.authors),
                 a.published_at.timestamp() if a.published_at else None,
-                a.fetched_at.timestamp(),
-                now,
-                int(bool(item.alerts)),
+                a.fetched_at.timestamp(), now, int(bool(item.alerts)),
+                cluster_id, key, fingerprint, now,
             ),
-        )
+        )  # fmt: skip
         for match in item.matches:
             hits = [[h.field, h.start, h.end, h.text] for h in match.hits]
             db.execute(
                 "INSERT OR IGNORE INTO matches VALUES (?, ?, ?, ?, ?)",
                 (a.id, match.rule.id, match.rule.severity, json.dumps(hits), now),
             )
+        history = OutboxHistory(db)
         for alert in item.alerts:
-            db.execute(
-                "INSERT OR IGNORE INTO outbox (article_id, notifier_id, payload, next_attempt_at,"
-                " created_at) VALUES (?, ?, ?, ?, ?)",
-                (a.id, alert.notifier_id, json.dumps(alert.to_json()), now, now),
-            )
+            placement = policy.place(alert, cluster_id, history, now) if policy else Placement()
+            history.enqueue(alert, cluster_id, placement, now)
 
     def article_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM articles").fetchone()[0]
+
+    def forget(self, older_than: float) -> int:
+        """Forget articles no source has shown since `older_than` (and their finished alerts).
+
+        Seen items are remembered by time, not by count: a feed that keeps an
+        item for weeks never makes it look new again, as long as it keeps it.
+        """
+        with self.transaction() as db:
+            old = "SELECT id FROM articles WHERE last_seen_at < ?"
+            db.execute(f"DELETE FROM matches WHERE article_id IN ({old})", (older_than,))
+            db.execute(
+                f"DELETE FROM outbox WHERE article_id IN ({old})"
+                " AND status IN ('sent', 'dead', 'suppressed')",
+                (older_than,),
+            )
+            return db.execute("DELETE FROM articles WHERE last_seen_at < ?", (older_than,)).rowcount
 
     # ---- sources ----------------------------------------------------------------
 
@@ -198,6 +239,35 @@ class SqliteStore:
             )
             row = db.execute("SELECT error_streak FROM sources WHERE source_id = ?", (source_id,))
             return int(row.fetchone()[0])
+
+
+def _cluster_of(
+    db: sqlite3.Connection, key: str, fingerprint: int, text: str, now: float
+) -> str | None:
+    """The cluster of an earlier article of the same story, if there is one."""
+    if key:
+        row = db.execute(
+            "SELECT cluster_id FROM articles WHERE story_key = ? AND first_seen_at > ?"
+            " ORDER BY first_seen_at LIMIT 1",
+            (key, now - STORY_KEY_WINDOW),
+        ).fetchone()
+        if row:
+            return str(row[0])
+    if fingerprint:
+        rows = db.execute(
+            "SELECT id, cluster_id, simhash FROM articles WHERE simhash != 0 AND first_seen_at > ?"
+            " ORDER BY first_seen_at",
+            (now - SIMHASH_WINDOW,),
+        ).fetchall()
+        for article_id, cluster_id, other in rows:
+            if candidates(fingerprint, other):
+                row = db.execute(
+                    "SELECT title || ' ' || summary || ' ' || body FROM articles WHERE id = ?",
+                    (article_id,),
+                ).fetchone()
+                if same_story(text, row[0]):
+                    return str(cluster_id)
+    return None
 
 
 def _source_state(row: sqlite3.Row) -> SourceState:

@@ -35,7 +35,7 @@ def test_seen_by_id_canonical_url_or_content(tmp_path):
     first = Article(
         "a", title="Nvidia up", body="Body", url="https://x.org/1?utm_source=a", guid="g1"
     )
-    store.record_poll("a", {}, 1, [NewArticle(first)])
+    store.record_poll("a", {}, [], [NewArticle(first)])
     same_url = Article("b", title="Other", body="Other", url="https://x.org/1?utm_medium=b")
     same_text = Article("c", title="nvidia  UP", body="body")
     new = Article("a", title="New", body="Fresh", guid="g2")
@@ -51,14 +51,14 @@ def test_duplicates_within_one_batch_count_once(tmp_path):
 def test_record_poll_is_one_transaction_with_the_outbox_and_cursor(tmp_path):
     store = store_at(tmp_path)
     item = alerting(Article("a", title="Nvidia up", body="b", guid="g1"), tmp_path)
-    recorded = store.record_poll("a", {"etag": "v1"}, 3, [item])
+    recorded = store.record_poll("a", {"etag": "v1"}, [], [item])
     assert recorded == [item]
     assert store.source_state("a").cursor == {"etag": "v1"}
     assert store.source_state("a").primed
     [row] = store.outbox.recent()
     assert row.alert.rules[0].id == "r" and row.status == "pending"
     # the same article again (a re-poll) is not recorded and queues nothing
-    assert store.record_poll("a", {"etag": "v2"}, 3, [item]) == []
+    assert store.record_poll("a", {"etag": "v2"}, [], [item]) == []
     assert store.outbox.counts()["pending"] == 1
 
 
@@ -69,7 +69,7 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
         "CREATE TRIGGER boom BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END"
     )
     with pytest.raises(sqlite3.IntegrityError, match="disk full"):
-        store.record_poll("a", {"etag": "v1"}, 1, [item])
+        store.record_poll("a", {"etag": "v1"}, [], [item])
     assert store.article_count() == 0
     assert store.source_state("a").primed is False
 
@@ -81,7 +81,7 @@ def claim(store, now=None, **kw):
 def test_outbox_transitions_pending_inflight_sent(tmp_path):
     store = store_at(tmp_path)
     item = alerting(Article("a", title="Nvidia up", body="b", guid="g1"), tmp_path)
-    store.record_poll("a", {}, 1, [item])
+    store.record_poll("a", {}, [], [item])
     [row] = claim(store)
     assert row.status == "inflight" and row.attempt_id
     assert claim(store) == []  # in flight: nobody else takes it
@@ -97,7 +97,7 @@ def test_outbox_transitions_pending_inflight_sent(tmp_path):
 
 def test_a_stale_attempt_cannot_change_an_alert(tmp_path):
     store = store_at(tmp_path)
-    store.record_poll("a", {}, 1, [alerting(Article("a", title="Nvidia", guid="g"), tmp_path)])
+    store.record_poll("a", {}, [], [alerting(Article("a", title="Nvidia", guid="g"), tmp_path)])
     [first] = claim(store, lease=-1)  # its lease is already over
     [second] = claim(store)  # so the alert is claimed again
     assert not store.outbox.dead(first, "late answer of the first attempt")
@@ -107,7 +107,7 @@ def test_a_stale_attempt_cannot_change_an_alert(tmp_path):
 
 def test_release_all_and_requeue_dead(tmp_path):
     store = store_at(tmp_path)
-    store.record_poll("a", {}, 1, [alerting(Article("a", title="Nvidia", guid="g"), tmp_path)])
+    store.record_poll("a", {}, [], [alerting(Article("a", title="Nvidia", guid="g"), tmp_path)])
     [row] = claim(store)
     assert store.outbox.release_all() == 1  # the daemon that claimed it died
     [again] = claim(store)
@@ -121,14 +121,14 @@ def test_failure_streak_counts_and_resets(tmp_path):
     store = store_at(tmp_path)
     assert store.record_failure("feed", "HTTP 500") == 1
     assert store.record_failure("feed", "HTTP 500") == 2
-    store.record_poll("feed", {}, 0, [])
+    store.record_poll("feed", {}, [], [])
     assert store.source_state("feed").error_streak == 0
 
 
 def test_articles_without_text_are_not_mistaken_for_each_other(tmp_path):
     store = store_at(tmp_path)
     first = Article("a", title="", url="https://x.org/1")
-    store.record_poll("a", {}, 1, [NewArticle(first)])
+    store.record_poll("a", {}, [], [NewArticle(first)])
     second = Article("a", title="", url="https://x.org/2")
     assert first.content_hash == ""
     assert store.unseen([second]) == [second]
