@@ -178,6 +178,7 @@ class _SlackHandler(BaseHTTPRequestHandler):
             "headers": dict(self.headers),
             "payload": payload,
             "reply": reply,
+            "raw": raw,
         }
         app.requests.append(record)
         if is_api:

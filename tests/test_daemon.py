@@ -324,3 +324,42 @@ def test_json_logs(workspace, feed_server):
     failed = next(entry for entry in lines if "poll failed" in entry["message"])
     assert failed["source"] == "feed" and failed["level"] == "warning"
     assert result.returncode == 1
+
+
+def test_an_alert_past_its_deadline_goes_dead(workspace, feed_server, slack_server):
+    url = feed_server.add("/feed.xml", Route(rss(items(0, 1))))
+    workspace.write_config(
+        [feed_source(url, backfill="all")],
+        [{**slack_notifier(slack_server), "deadline": "10s", "backoff": "1m"}],
+        {"notify": ["slack"]},
+    )
+    slack_server.script.append(SlackReply(503))
+    assert run_once(workspace) == 1
+    store = open_store("sqlite:///state/monitor.db", workspace.root)
+    [row] = store.outbox.recent(status="dead")
+    assert row.last_error.startswith("not delivered within 10s: HTTP 503")
+    store.close()
+
+
+def test_alerts_retry_queues_dead_alerts_again(workspace, feed_server, slack_server):
+    url = feed_server.add("/feed.xml", Route(rss(items(0, 3))))
+    workspace.write_config(
+        [feed_source(url, backfill="all")], [slack_notifier(slack_server)], {"notify": ["slack"]}
+    )
+    slack_server.script += [SlackReply(403, error="invalid_token")] * 3
+    run_once(workspace)
+    assert outbox(workspace) == {"dead": 3}
+
+    def cli(*args):
+        command = cli_command("alerts", *args, "--config", str(workspace.config))
+        return subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+
+    listing = cli("--status", "dead")
+    assert listing.stdout.count("invalid_token") == 3
+    first_id = listing.stdout.splitlines()[1].split()[0]
+    assert cli("retry", first_id).stdout == "1 dead alert queued again\n"
+    assert outbox(workspace) == {"dead": 2, "pending": 1}
+    assert cli("retry", "--all-dead").stdout == "2 dead alerts queued again\n"
+    assert cli("retry", "999").returncode == 1
+    run_once(workspace)
+    assert outbox(workspace) == {"sent": 3}

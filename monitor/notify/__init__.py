@@ -90,14 +90,18 @@ class Notifier(Protocol):
 
 def notifier_types() -> dict[str, tuple[type[NotifierConfig], Any]]:
     """The table of built-in notifier kinds: type name -> (config model, class)."""
+    from monitor.notify.apprise import AppriseConfig, AppriseNotifier
     from monitor.notify.console import ConsoleConfig, ConsoleNotifier
     from monitor.notify.email import EmailConfig, EmailNotifier
     from monitor.notify.slack import SlackConfig, SlackNotifier
+    from monitor.notify.webhook import WebhookConfig, WebhookNotifier
 
     return {
         "console": (ConsoleConfig, ConsoleNotifier),
         "slack": (SlackConfig, SlackNotifier),
         "email": (EmailConfig, EmailNotifier),
+        "webhook": (WebhookConfig, WebhookNotifier),
+        "apprise": (AppriseConfig, AppriseNotifier),
     }
 
 

@@ -1,0 +1,109 @@
+"""A JSON POST of each alert to any URL, optionally signed with HMAC-SHA256.
+
+The body follows the `trade-monitor.alert/1` schema documented in
+docs/delivery.md. With a `secret`, the request carries
+`X-Trade-Monitor-Timestamp` and `X-Trade-Monitor-Signature: sha256=<hex>`,
+the HMAC of `<timestamp>.<body>`, so the receiver can check who sent it and
+refuse replays. `X-Trade-Monitor-Delivery` is stable across retries, so a
+receiver can drop the rare duplicate that at-least-once delivery allows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any, Literal
+
+import httpx
+from pydantic import SecretStr
+
+from monitor.alerts import Alert
+from monitor.notify import NotifierConfig, SendResult, retry_after_seconds
+from monitor.settings import Duration
+
+SCHEMA = "trade-monitor.alert/1"
+
+
+class WebhookConfig(NotifierConfig):
+    type: Literal["webhook"]
+    url: SecretStr = SecretStr("")  # secret: such URLs often carry a token
+    secret: SecretStr = SecretStr("")
+    headers: dict[str, str] = {}
+    timeout: Duration = 15.0
+
+    def missing(self) -> list[str]:
+        return [] if self.url.get_secret_value() else ["url"]
+
+    def secrets(self) -> list[str]:
+        return [s.get_secret_value() for s in (self.url, self.secret) if s.get_secret_value()]
+
+
+def payload(alert: Alert, thread: str | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "schema": SCHEMA,
+        "kind": "bundle" if alert.items else "alert",
+        "id": delivery_id(alert),
+        "severity": alert.severity,
+        "title": alert.title,
+        "url": alert.url,
+        "source": alert.source_id,
+        "published_at": alert.published_at,
+        "authors": list(alert.authors),
+        "rules": [
+            {"id": r.id, "title": r.title, "severity": r.severity, "terms": list(r.terms)}
+            for r in alert.rules
+        ],
+        "snippet": alert.snippet,
+        "highlights": [list(span) for span in alert.snippet_marks],
+        "in_reply_to": thread,
+    }
+    if alert.items:
+        data["items"] = [payload(item) for item in alert.items]
+    return data
+
+
+def delivery_id(alert: Alert) -> str:
+    return f"{alert.notifier_id}:{alert.article_id}"
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+class WebhookNotifier:
+    threads = True  # follow-ups carry `in_reply_to`, the delivery id of the story's first alert
+
+    def __init__(self, config: WebhookConfig) -> None:
+        self.id = config.id
+        self.config = config
+
+    async def send(self, alert: Alert, thread: str | None = None) -> SendResult:
+        body = json.dumps(payload(alert, thread), ensure_ascii=False).encode()
+        headers = {
+            **self.config.headers,
+            "Content-Type": "application/json",
+            "X-Trade-Monitor-Delivery": delivery_id(alert),
+        }
+        if secret := self.config.secret.get_secret_value():
+            timestamp = str(int(time.time()))
+            headers["X-Trade-Monitor-Timestamp"] = timestamp
+            headers["X-Trade-Monitor-Signature"] = signature(secret, timestamp, body)
+        try:
+            async with httpx.AsyncClient(timeout=self.config.timeout) as client:
+                response = await client.post(
+                    self.config.url.get_secret_value(), content=body, headers=headers
+                )
+        except httpx.HTTPError as exc:
+            return SendResult.later(f"connection failed: {type(exc).__name__}")
+        status = response.status_code
+        if 200 <= status < 300:
+            return SendResult.delivered(delivery_id(alert))
+        detail = f"HTTP {status}: {' '.join(response.text.split())[:200]}"
+        if status == 429:
+            return SendResult.later(
+                detail, retry_after_seconds(response.headers.get("retry-after"))
+            )
+        return SendResult.later(detail) if status >= 500 else SendResult.give_up(detail)
