@@ -22,9 +22,10 @@ import yaml
 from monitor import __version__
 from monitor.article import Article
 from monitor.config import Config, load_config
-from monitor.errors import Problem, UserError
+from monitor.errors import Problem, UserError, did_you_mean
 from monitor.logs import redact, setup_logging
 from monitor.match import RuleSet, load_rules
+from monitor.match.explain import highlighted, tree
 from monitor.match.ruletests import run_rule_tests
 from monitor.sources import SourceError
 from monitor.sources.formats import READERS, read_json_lines, read_path
@@ -73,6 +74,16 @@ def parser() -> argparse.ArgumentParser:
     match.add_argument("--format", choices=["text", "json"], default="text")
     match.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders, or - for stdin")
     match.set_defaults(command=cmd_match)
+
+    explain = commands.add_parser("explain", help="why a rule does or does not match an article")
+    source = explain.add_mutually_exclusive_group()
+    source.add_argument("--rules", type=Path, action="append", help="rule files or folders")
+    add_config(source)
+    explain.add_argument("rule", metavar="RULE", help="the rule id")
+    explain.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="files, folders, or - for stdin"
+    )
+    explain.set_defaults(command=cmd_explain)
 
     alerts = commands.add_parser("alerts", help="list alerts with their state; retry dead ones")
     add_config(alerts)
@@ -176,10 +187,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    if args.rules:
-        rules = load_rules(args.rules)
-    else:
-        _, rules = load_all(config_path(args))
+    rules = rules_from(args)
     matched = False
     failed = False
     for name, article in iter_inputs(args.inputs):
@@ -197,6 +205,32 @@ def cmd_match(args: argparse.Namespace) -> int:
                 )
     if failed:
         return 2
+    return 0 if matched else 1
+
+
+def rules_from(args: argparse.Namespace) -> RuleSet:
+    return load_rules(args.rules) if args.rules else load_all(config_path(args))[1]
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    rules = rules_from(args)
+    rule = rules.get(args.rule)
+    if rule is None:
+        hint = did_you_mean(args.rule, [r.id for r in rules.rules])
+        raise UserError([Problem("explain", f"no rule with id `{args.rule}`", hint=hint)])
+    colour = sys.stdout.isatty()
+    matched = False
+    for name, article in iter_inputs(args.inputs):
+        if article is None:
+            continue
+        evaluator = rules.evaluator(article)
+        result = evaluator.evaluate(rule.root, rule.fields)
+        matched |= result.matched
+        verdict = "matches" if result.matched else "does not match"
+        print(f"{name}: {rule.id} {verdict} {article.title!r}")
+        print("\n".join("  " + line for line in tree(evaluator, rule.root, rule.fields)))
+        for line in highlighted(evaluator, result.hits, colour):
+            print("  " + line.replace("\n", "\n    "))
     return 0 if matched else 1
 
 

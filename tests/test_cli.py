@@ -155,3 +155,31 @@ def test_shipped_config_runs_offline_and_prints_the_seed_alerts(tmp_path):
 
 def test_version_and_module_entry_point():
     assert cli("--version").stdout.startswith("trade-monitor ")
+
+
+def test_explain_shows_the_tree_and_marks_the_hits():
+    result = cli("explain", "--rules", "rules", "fentanyl-tariffs", "seeds/saved-feed.xml")
+    assert result.returncode == 0
+    out = result.stdout
+    assert "fentanyl-tariffs matches 'Canada says fentanyl levies are unjustified'" in out
+    assert "fentanyl-tariffs does not match 'Netherlands tightens licences" in out
+    assert "✓ NEAR/12" in out and "✗ NEAR/12" in out
+    assert "title: Canada says [[fentanyl]] [[levies]] are unjustified" in out
+    assert "\x1b[" not in out  # no colour when not on a terminal
+
+
+def test_explain_unknown_rule_suggests_one():
+    result = cli("explain", "--rules", "rules", "nvidai", "seeds")
+    assert result.returncode == 2
+    assert "did you mean `nvidia`?" in result.stderr
+
+
+def test_check_shows_which_part_of_the_query_decided(workspace):
+    workspace.write_config([])
+    workspace.write_rule(
+        "t",
+        "id: t\nquery: fentanyl NEAR/3 tariffs -overdose\ntests:\n  match: ['fentanyl tariffs and overdose']\n",
+    )
+    result = cli("check", "--config", str(workspace.config))
+    assert "✗ NOT" in result.stderr and "✓ overdose" in result.stderr
+    assert "✓ NEAR/3" in result.stderr

@@ -212,7 +212,9 @@ def _phrase_starts(words: tuple[Word, ...], text: FieldText) -> list[int]:
     if word_predicate(first) is None:
         starts = text.positions.get(first.text, [])
     else:
-        starts = sorted(p for w, ps in text.positions.items() if _matches(first, w) for p in ps)
+        prefix = regex.split(r"[*?]", first.text, maxsplit=1)[0] if first.wildcard else ""
+        tokens = text.words_with_prefix(prefix) if prefix else text.vocabulary
+        starts = sorted(p for t in tokens if _matches(first, t) for p in text.positions[t])
     if len(words) == 1:
         return list(starts)
     n = len(text.words)
@@ -228,9 +230,10 @@ def _list_hits(names: PhraseList | None, text: FieldText) -> list[Hit]:
     if names is None:
         return []
     hits = []
-    for word in names.by_first.keys() & text.positions.keys():
+    by_first = names.by_first
+    for word in [w for w in text.positions if w in by_first]:
         for start in text.positions[word]:
-            for phrase in names.by_first[word]:
+            for phrase in by_first[word]:
                 end = start + len(phrase)
                 if tuple(text.words[start:end]) == phrase:
                     hits.append(_hit(text, start, end - 1))

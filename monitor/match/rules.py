@@ -11,6 +11,7 @@ import fnmatch
 import glob
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,7 @@ from pydantic import Field, ValidationError, field_validator
 from monitor.article import Article
 from monitor.errors import Problem, UserError, did_you_mean, key_path
 from monitor.match.engine import Evaluator, Hit, PhraseList
+from monitor.match.presearch import Presearcher
 from monitor.match.query import FIELDS, And, ListRef, Node, Not, Or, QueryError, parse_query
 from monitor.match.text import AnalyzedArticle, words_of
 from monitor.settings import Cron, Duration, Strict
@@ -103,10 +105,19 @@ class RuleSet:
     def evaluator(self, article: Article) -> Evaluator:
         return Evaluator(AnalyzedArticle(article), self.lists, self.regex_timeout)
 
-    def match(self, article: Article) -> list[Match]:
+    @cached_property
+    def presearcher(self) -> Presearcher:
+        return Presearcher.build((rule.root for rule in self.rules), self.lists)
+
+    def match(self, article: Article, presearch: bool = True) -> list[Match]:
+        """The rules that match, in rule order; `presearch=False` tries every rule (for tests)."""
         evaluator = self.evaluator(article)
+        if presearch:
+            candidates = [self.rules[i] for i in self.presearcher.candidates(evaluator.doc)]
+        else:
+            candidates = self.rules
         matches = []
-        for rule in self.rules:
+        for rule in candidates:
             if not rule.applies_to(article.source_id):
                 continue
             result = evaluator.evaluate(rule.root, rule.fields)

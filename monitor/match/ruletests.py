@@ -7,6 +7,7 @@ from typing import Any
 
 from monitor.article import Article
 from monitor.errors import Problem
+from monitor.match.explain import tree
 from monitor.match.rules import Rule, RuleSet
 from monitor.sources import SourceError
 from monitor.sources.formats import article_from_record
@@ -48,7 +49,8 @@ def _check_case(
         article = test_article(case)
     except SourceError as exc:
         return Problem(rule.file, str(exc), rule.test_lines.get(f"{kind}[{i}]"), key=key)
-    result = rules.evaluator(article).evaluate(rule.root, rule.fields)
+    evaluator = rules.evaluator(article)
+    result = evaluator.evaluate(rule.root, rule.fields)
     if result.matched == expected:
         return None
     preview = " ".join(str(case if isinstance(case, str) else case.get("title") or case).split())
@@ -57,10 +59,11 @@ def _check_case(
     else:
         found = ", ".join(dict.fromkeys(f"{h.text!r} in {h.field}" for h in result.hits))
         message = f"expected no match, but it matched ({found or 'by negation'}): {preview[:120]!r}"
+    why = "\n      ".join(tree(evaluator, rule.root, rule.fields))
     return Problem(
         rule.file,
         message,
         rule.test_lines.get(f"{kind}[{i}]"),
         key=key,
-        hint=f"query: {rule.query_text}",
+        hint=f"query: {rule.query_text}\n    why:\n      {why}",
     )

@@ -11,7 +11,7 @@ Paragraphs are separated by blank lines.
 from __future__ import annotations
 
 import unicodedata
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -20,6 +20,7 @@ import regex
 from monitor.article import Article
 
 WORD = regex.compile(r"[\p{L}\p{N}\p{M}]+")
+ASCII_WORD = regex.compile(r"[a-z0-9]+")
 SENTENCE_END = regex.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[\p{Lu}\p{N}])")
 PARAGRAPH_BREAK = regex.compile(r"\n[ \t]*\n\s*")
 ABBREVIATIONS = frozenset(
@@ -50,8 +51,12 @@ class FieldText:
     ends: list[int] = field(init=False)
 
     def __post_init__(self) -> None:
-        matches = list(WORD.finditer(self.text))
-        self.words = [fold(m.group()) for m in matches]
+        if self.text.isascii():  # the common case: fold once, spans stay the same
+            matches = list(ASCII_WORD.finditer(self.text.lower()))
+            self.words = [m.group() for m in matches]
+        else:
+            matches = list(WORD.finditer(self.text))
+            self.words = [fold(m.group()) for m in matches]
         self.starts = [m.start() for m in matches]
         self.ends = [m.end() for m in matches]
 
@@ -62,6 +67,17 @@ class FieldText:
         for position, word in enumerate(self.words):
             index.setdefault(word, []).append(position)
         return index
+
+    @cached_property
+    def vocabulary(self) -> list[str]:
+        """The distinct words, sorted, so a wildcard's prefix is a bisect away."""
+        return sorted(self.positions)
+
+    def words_with_prefix(self, prefix: str) -> list[str]:
+        vocabulary = self.vocabulary
+        start = bisect_left(vocabulary, prefix)
+        end = bisect_left(vocabulary, prefix + "\U0010ffff", start)
+        return vocabulary[start:end]
 
     @cached_property
     def sentence_of(self) -> list[int]:
@@ -116,6 +132,16 @@ class AnalyzedArticle:
             "source": a.source_id,
         }
         return values[name]
+
+    def vocabulary(self) -> set[str]:
+        """Every word of every field: what the presearcher looks up."""
+        words: set[str] = set()
+        for name in ALL_FIELDS:
+            words.update(self.field(name).positions)
+        return words
+
+    def folded_text(self) -> str:
+        return fold("\n".join(self._raw(name) for name in ALL_FIELDS))
 
     def lead_field(self) -> str:
         """Where `lead:` looks beyond the title: the body, or the summary if there is no body."""

@@ -1,0 +1,79 @@
+"""Why a rule did or did not match: the query as a tree with each node's value.
+
+Every node is evaluated (no short-circuit), so the tree shows which part
+decided: the failing AND operand, the NOT that vetoed, the NEAR whose words
+were too far apart. The article text is shown with the hits marked, in
+colour on a terminal and with [[markers]] elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from monitor.match.engine import Evaluator, Hit
+from monitor.match.query import And, AtLeast, Field, Near, Node, Not, Or
+from monitor.match.text import ALL_FIELDS
+
+COLOUR = ("\x1b[1;31m", "\x1b[0m")
+MARKERS = ("[[", "]]")
+
+
+def tree(evaluator: Evaluator, node: Node, fields: tuple[str, ...], depth: int = 0) -> list[str]:
+    """One line per node: ✓ or ✗, the operator or term, and what it found."""
+    result = evaluator.evaluate(node, fields)
+    mark = "✓" if result.matched else "✗"
+    found = ", ".join(dict.fromkeys(f"{h.text!r} in {h.field}" for h in result.hits[:6]))
+    line = f"{'  ' * depth}{mark} {_label(node)}" + (f"  ({found})" if found else "")
+    lines = [line]
+    scope = (node.name,) if isinstance(node, Field) else fields
+    for child in _children(node):
+        lines += tree(evaluator, child, scope, depth + 1)
+    return lines
+
+
+def _label(node: Node) -> str:
+    if isinstance(node, And | Or):
+        return "AND" if isinstance(node, And) else "OR"
+    if isinstance(node, Near):
+        return _near(node)
+    if isinstance(node, Not):
+        return "NOT"
+    if isinstance(node, AtLeast):
+        return f"ATLEAST/{node.count}"
+    if isinstance(node, Field):
+        return f"{node.name}:"
+    return str(node)
+
+
+def _near(node: Near) -> str:
+    name = "ONEAR" if node.ordered else "NEAR"
+    return f"{name}/{node.distance if node.unit == 'w' else node.unit}"
+
+
+def _children(node: Node) -> Sequence[Node]:
+    if isinstance(node, And | Or):
+        return node.children
+    if isinstance(node, Near):
+        return (node.left, node.right)
+    if isinstance(node, Not | AtLeast | Field):
+        return (node.child,)
+    return ()
+
+
+def highlighted(evaluator: Evaluator, hits: Sequence[Hit], colour: bool) -> list[str]:
+    """Each non-empty field of the article, with the hits marked."""
+    before, after = COLOUR if colour else MARKERS
+    lines = []
+    for name in ALL_FIELDS:
+        text = evaluator.doc.field(name).text
+        if not text:
+            continue
+        marked, at = [], 0
+        for hit in sorted(h for h in hits if h.field == name):
+            if hit.start < at:
+                continue
+            marked += [text[at : hit.start], before, text[hit.start : hit.end], after]
+            at = hit.end
+        marked.append(text[at:])
+        lines.append(f"{name}: {''.join(marked)}")
+    return lines
