@@ -84,7 +84,7 @@ class Corpus:
         makers = [
             (30, lambda: self.rare_word()),
             (15, lambda: f'"{self.mid_word()} {self.rare_word()}"'),
-            (10, lambda: f"{self.rare_word()[:5]}*"),
+            (10, lambda: f"{self.rare_word()[:-1]}*"),
             (10, lambda: f"{self.rare_word()} {self.mid_word()}"),
             (10, lambda: f"{self.rare_word()} NEAR/5 ({self.mid_word()} OR {self.mid_word()})"),
             (5, lambda: f"ATLEAST/2 {self.rare_word()}"),

@@ -352,6 +352,11 @@ def print_status(config: Config, store: object) -> None:
             f"  {source.id:<28} last poll {ago(state.last_poll_at)}, {result},"
             f" {state.item_count} items ({state.new_count} new)"
         )
+    if live := store.get_meta("rules"):  # type: ignore[attr-defined]
+        print(
+            f"rules: {live['version']} ({live['rules']} rules in {live['files']} files),"
+            f" loaded {ago(live['loaded_at'])}"
+        )
     counts = store.outbox.counts()  # type: ignore[attr-defined]
     shown = [f"{n} {status}" for status, n in counts.items() if n or status in ("pending", "sent")]
     print("outbox: " + ", ".join(shown))

@@ -31,13 +31,15 @@ from monitor.config import Config
 from monitor.dispatch import Dispatcher
 from monitor.errors import Problem, UserError
 from monitor.fetch import Fetcher
-from monitor.match import RuleSet
+from monitor.match import RuleSet, load_rules
+from monitor.match.rules import fingerprint
 from monitor.notify import Notifier, build_notifier
 from monitor.sources import Source, SourceConfig, SourceContext, SourceError, build_source
 from monitor.store import NewArticle, Store, open_store, sqlite_path
 
 log = logging.getLogger("monitor")
 STOP_GRACE = 10.0
+RULES_CHECK = 2.0  # seconds between looks at the rule files
 GAP_MIN_ITEMS = 5  # a feed this short is often wholly new; no warning below it
 
 
@@ -166,6 +168,8 @@ class Daemon:
             digests={n.id: n.digest for n in config.notifiers if n.digest},
         )
         self.pipeline = Pipeline(config, rules, self.store, notifiers, policy)
+        self.refused_version = ""  # a broken rule set already reported
+        self._record_rules()
         self.dispatcher = Dispatcher(self.store, notifiers, configs)
         self.in_flight: set[asyncio.Task[Any]] = set()
 
@@ -216,6 +220,8 @@ class Daemon:
         scheduler.add_job(
             self._tracked(self._forget), "interval", id="retention", hours=6, next_run_time=now
         )
+        scheduler.add_job(self._check_rules, "interval", id="rules", seconds=RULES_CHECK)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_rules, "SIGHUP")
         scheduler.start()
         log.info(
             "running: %d sources, %d rules, notifiers: %s",
@@ -233,6 +239,31 @@ class Daemon:
         await self.close()
         log.info("stopped")
         return 0
+
+    async def _check_rules(self) -> None:
+        version = fingerprint(self.config.rule_paths)
+        if version not in (self.pipeline.rules.version, self.refused_version):
+            self.reload_rules("rule files changed")
+
+    def reload_rules(self, why: str) -> None:
+        """Load the rules again; a broken set is refused and the old one stays in force."""
+        notifier_ids = {n.id for n in self.config.notifiers}
+        try:
+            rules = load_rules(self.config.rule_paths, notifier_ids, self.config.base_dir)
+        except UserError as exc:
+            self.refused_version = fingerprint(self.config.rule_paths)
+            log.error("rules not reloaded (%s), the old rules stay in force:\n%s", why, exc)
+            return
+        self.pipeline.rules = rules
+        self.pipeline.policy.rules = {rule.id: rule for rule in rules.rules}
+        self._record_rules()
+        log.info("rules reloaded (%s): %s, %d rules in %d files", why, rules.version,
+                 len(rules.rules), rules.files)  # fmt: skip
+
+    def _record_rules(self) -> None:
+        rules = self.pipeline.rules
+        summary = {"version": rules.version, "files": rules.files, "rules": len(rules.rules)}
+        self.store.put_meta("rules", summary | {"loaded_at": time.time()})
 
     async def _forget(self) -> None:
         forgotten = self.store.forget(time.time() - self.config.defaults.remember)

@@ -363,3 +363,46 @@ def test_alerts_retry_queues_dead_alerts_again(workspace, feed_server, slack_ser
     assert cli("retry", "999").returncode == 1
     run_once(workspace)
     assert outbox(workspace) == {"sent": 3}
+
+
+def test_rules_reload_on_change_and_sighup_and_a_broken_edit_keeps_the_old(
+    workspace, feed_server, slack_server
+):
+    feed = items(0, 1, word="Nvidia")
+    feed_server.add("/feed.xml", Route(rss(feed)))
+    workspace.write_config(
+        [feed_source(feed_server.url + "/feed.xml", backfill="all")],
+        [slack_notifier(slack_server)],
+        {"notify": ["slack"]},
+    )
+    daemon = start_daemon(workspace)
+    try:
+        assert wait_for(lambda: len(slack_server.delivered) == 1)
+        workspace.write_rule("broken", "id: broken\nquery: (unclosed\n")
+        time.sleep(3)
+        workspace.write_rule("broken", "id: soy\ntitle: Soybeans\nquery: soybeans\n")
+        assert wait_for(lambda: "(3 rules in 3 files)" in status(workspace))
+        feed_server.routes["/feed.xml"] = Route(rss(feed + items(1, 1, word="Soybeans")))
+        assert wait_for(lambda: len(slack_server.delivered) == 2)
+        assert "[MEDIUM] Soybeans:" in slack_server.delivered[1]["payload"]["text"]
+        before = status(workspace)
+        (workspace.root / "rules" / "broken.yaml").unlink()
+        daemon.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: status(workspace) != before)
+        daemon.send_signal(signal.SIGHUP)  # nothing changed: only the signal reloads now
+        time.sleep(1)
+    finally:
+        _, _, _, err = stop(daemon)
+    assert "rules not reloaded (rule files changed), the old rules stay in force" in err
+    assert "broken.yaml:2:8: query: unbalanced parenthesis" in err
+    assert "rules reloaded (rule files changed)" in err
+    assert "rules reloaded (SIGHUP)" in err
+    assert "Traceback" not in err
+
+
+def status(workspace):
+    result = subprocess.run(
+        cli_command("status", "--config", str(workspace.config)),
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    return result.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -101,6 +102,8 @@ class RuleSet:
     rules: list[Rule]
     lists: dict[str, PhraseList] = field(default_factory=dict)
     regex_timeout: float = 0.05
+    version: str = ""  # fingerprint of the files it was loaded from
+    files: int = 0
 
     def evaluator(self, article: Article) -> Evaluator:
         return Evaluator(AnalyzedArticle(article), self.lists, self.regex_timeout)
@@ -149,6 +152,21 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def fingerprint(paths: Iterable[Path]) -> str:
+    """A short hash of every rule file and list file: it changes when any of them does."""
+    digest = hashlib.sha256()
+    files = rule_files(paths)
+    for folder in {f.parent for f in files}:
+        files += sorted((folder / "lists").glob("*.txt"))
+    for path in sorted(set(files)):
+        digest.update(str(path).encode())
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            digest.update(b"unreadable")
+    return digest.hexdigest()[:12]
+
+
 def load_rules(
     paths: Iterable[Path], notifiers: set[str] | None = None, display_root: Path | None = None
 ) -> RuleSet:
@@ -157,6 +175,7 @@ def load_rules(
     rules: list[Rule] = []
     first_file: dict[str, str] = {}
     lists: dict[str, PhraseList] = {}
+    paths = list(paths)
     files = rule_files(paths)
     if not files:
         names = ", ".join(str(p) for p in paths)
@@ -186,7 +205,7 @@ def load_rules(
             rules.append(built)
     if problems:
         raise UserError(problems)
-    return RuleSet(rules, lists)
+    return RuleSet(rules, lists, version=fingerprint(paths), files=len(files))
 
 
 def _display(path: Path, root: Path | None) -> str:

@@ -98,4 +98,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX articles_story_key ON articles(story_key) WHERE story_key != '';
     CREATE INDEX articles_last_seen ON articles(last_seen_at);
     """,
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
 ]
