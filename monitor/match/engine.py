@@ -72,6 +72,12 @@ def word_predicate(word: Word) -> regex.Pattern[str] | None:
     return None
 
 
+@cache
+def wildcard_prefix(word: Word) -> str:
+    """The literal start of a wildcard (`tariff` of `tariff*`); '' for fuzzy words."""
+    return regex.split(r"[*?]", word.text, maxsplit=1)[0] if word.wildcard else ""
+
+
 class PhraseList:
     """A list file's names, indexed by first word, so a field is scanned once per list."""
 
@@ -212,7 +218,7 @@ def _phrase_starts(words: tuple[Word, ...], text: FieldText) -> list[int]:
     if word_predicate(first) is None:
         starts = text.positions.get(first.text, [])
     else:
-        prefix = regex.split(r"[*?]", first.text, maxsplit=1)[0] if first.wildcard else ""
+        prefix = wildcard_prefix(first)
         tokens = text.words_with_prefix(prefix) if prefix else text.vocabulary
         starts = sorted(p for t in tokens if _matches(first, t) for p in text.positions[t])
     if len(words) == 1:

@@ -6,7 +6,7 @@ article for the rule to match:
 - a word or phrase: its rarest word (`w`), or for a wildcard its literal
   prefix (`p`, looked up by every prefix of the article's words);
 - a regex: the literal strings one of which it cannot match without (`s`),
-  found by one scan of the article's folded text;
+  each looked for in the article's folded text;
 - a list: the first word of each of its names;
 - OR: the union of its children's anchors; AND and NEAR: the cheapest child's;
   a field prefix or ATLEAST: its child's.
@@ -22,8 +22,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-
-import regex
 
 from monitor.match.engine import PhraseList
 from monitor.match.query import And, AtLeast, Field, ListRef, Near, Node, Not, Or, Regex, Terms
@@ -178,10 +176,6 @@ class Presearcher:
     by_substring: dict[str, list[int]] = field(default_factory=dict)
     always: list[int] = field(default_factory=list)
     prefix_lengths: list[int] = field(default_factory=list)
-    substring_scan: regex.Pattern[str] | None = None
-    # The scan reports the longest literal at each position; the shorter literals that
-    # are its prefixes matched there too.
-    substring_prefixes: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, roots: Iterable[Node], lists: dict[str, PhraseList]) -> Presearcher:
@@ -196,12 +190,6 @@ class Presearcher:
             for kind, text in keys:
                 tables[kind].setdefault(text, []).append(position)
         index.prefix_lengths = sorted({len(p) for p in index.by_prefix})
-        if index.by_substring:
-            literals = sorted(index.by_substring, key=len, reverse=True)
-            index.substring_scan = regex.compile("|".join(map(regex.escape, literals)))
-            index.substring_prefixes = {
-                lit: [other for other in literals if lit.startswith(other)] for lit in literals
-            }
         return index
 
     def candidates(self, doc: AnalyzedArticle) -> list[int]:
@@ -220,9 +208,9 @@ class Presearcher:
                     rules = by_prefix.get(word[:length])
                     if rules:
                         found.update(rules)
-        if self.substring_scan is not None:
+        if self.by_substring:  # `in` is a C-speed search: far cheaper than one big alternation
             text = doc.folded_text()
-            for hit in {m.group() for m in self.substring_scan.finditer(text, overlapped=True)}:
-                for literal in self.substring_prefixes[hit]:
-                    found.update(self.by_substring[literal])
+            for literal, rules in self.by_substring.items():
+                if literal in text:
+                    found.update(rules)
         return sorted(found)
