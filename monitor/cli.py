@@ -27,6 +27,7 @@ from monitor.logs import redact, setup_logging
 from monitor.match import RuleSet, load_rules
 from monitor.match.explain import highlighted, tree
 from monitor.match.ruletests import run_rule_tests
+from monitor.settings import parse_duration
 from monitor.sources import SourceError
 from monitor.sources.formats import READERS, read_json_lines, read_path
 from monitor.store import Store, open_store, sqlite_path
@@ -84,6 +85,14 @@ def parser() -> argparse.ArgumentParser:
         "inputs", nargs="+", metavar="INPUT", help="files, folders, or - for stdin"
     )
     explain.set_defaults(command=cmd_explain)
+
+    backtest = commands.add_parser(
+        "backtest", help="run the rules over stored articles: what would have fired?"
+    )
+    add_config(backtest)
+    backtest.add_argument("--rule", action="append", metavar="ID", help="only this rule")
+    backtest.add_argument("--since", default="30d", help="how far back (default 30d)")
+    backtest.set_defaults(command=cmd_backtest)
 
     alerts = commands.add_parser("alerts", help="list alerts with their state; retry dead ones")
     add_config(alerts)
@@ -286,6 +295,47 @@ def open_state(args: argparse.Namespace) -> Store | None:
         print("no state yet: the daemon has not run with this config")
         return None
     return open_store(config.state, config.base_dir)
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    rules = load_all(config_path(args))[1]
+    if args.rule:
+        unknown = [r for r in args.rule if rules.get(r) is None]
+        if unknown:
+            hint = did_you_mean(unknown[0], [r.id for r in rules.rules])
+            raise UserError([Problem("backtest", f"no rule with id `{unknown[0]}`", hint=hint)])
+        rules = RuleSet([r for r in rules.rules if r.id in args.rule], rules.lists)
+    try:
+        since = parse_duration(args.since)
+    except ValueError as exc:
+        raise UserError([Problem("backtest --since", str(exc))]) from None
+    store = open_state(args)
+    if store is None:
+        return 0
+    try:
+        articles = store.articles_since(time.time() - since)
+    finally:
+        store.close()
+    fired: dict[str, int] = {}
+    for done, article in enumerate(articles, 1):
+        for match in rules.match(article):
+            fired[match.rule.id] = fired.get(match.rule.id, 0) + 1
+            when = article.when.strftime("%Y-%m-%d %H:%M")
+            print(f"{when}  {match.rule.id:<22} {article.title[:80]}  {article.url}".rstrip())
+        progress(done, len(articles))
+    counts = ", ".join(f"{rule} {n}" for rule, n in sorted(fired.items())) or "nothing"
+    print(f"{len(articles)} articles since {args.since} ago; would have fired: {counts}",
+          file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def progress(done: int, total: int) -> None:
+    """A progress bar on a terminal; nothing when stderr is a file or a pipe."""
+    if not sys.stderr.isatty():
+        return
+    filled = 30 * done // max(total, 1)
+    end = "\n" if done == total else ""
+    print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total}", end=end, file=sys.stderr)
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:

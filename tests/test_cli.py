@@ -183,3 +183,22 @@ def test_check_shows_which_part_of_the_query_decided(workspace):
     result = cli("check", "--config", str(workspace.config))
     assert "✗ NOT" in result.stderr and "✓ overdose" in result.stderr
     assert "✓ NEAR/3" in result.stderr
+
+
+def test_backtest_runs_todays_rules_over_stored_articles(workspace):
+    folder = workspace.articles()
+    (folder / "a.txt").write_text(
+        "Soybean purchases resume\n\nChina resumed buying US soybeans under the truce."
+    )
+    (folder / "b.txt").write_text("Nvidia sells more chips\n\nNvidia said so.")
+    workspace.write_config([{"id": "wire", "type": "files", "path": "articles", "settle": "0s"}])
+    assert cli("run", "--once", "--config", str(workspace.config)).returncode == 0
+    workspace.write_rule("soy", "id: soy\ntitle: Soy\nquery: soybeans NEAR/5 (buy* OR resum*)\n")
+    result = cli("backtest", "--config", str(workspace.config), "--since", "1h")
+    assert result.returncode == 0
+    assert "soy" in result.stdout and "Soybean purchases resume" in result.stdout
+    assert "2 articles since 1h ago; would have fired: nvidia 1, soy 1" in result.stderr
+    only = cli("backtest", "--config", str(workspace.config), "--rule", "soy")
+    assert "nvidia" not in only.stdout
+    bad = cli("backtest", "--config", str(workspace.config), "--rule", "soi")
+    assert bad.returncode == 2 and "did you mean `soy`?" in bad.stderr

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +202,20 @@ class SqliteStore:
     def article_count(self) -> int:
         return self.db.execute("SELECT count(*) FROM articles").fetchone()[0]
 
+    def articles_since(self, since: float) -> list[Article]:
+        """Articles first seen since then, oldest first: what `backtest` runs rules over."""
+        rows = self.db.execute(
+            "SELECT * FROM articles WHERE first_seen_at >= ? ORDER BY first_seen_at", (since,)
+        )
+        return [
+            Article(
+                source_id=r["source_id"], title=r["title"], summary=r["summary"], body=r["body"],
+                url=r["url"], guid=r["guid"], authors=tuple(json.loads(r["authors"])),
+                published_at=_utc(r["published_at"]), fetched_at=_utc(r["fetched_at"]) or _utc(0),
+            )
+            for r in rows
+        ]  # fmt: skip
+
     def put_meta(self, key: str, value: Any) -> None:
         with self.transaction() as db:
             db.execute(
@@ -280,6 +295,10 @@ def _cluster_of(
                 if same_story(text, row[0]):
                     return str(cluster_id)
     return None
+
+
+def _utc(timestamp: float | None) -> datetime | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
 
 
 def _source_state(row: sqlite3.Row) -> SourceState:
