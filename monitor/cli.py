@@ -25,6 +25,7 @@ from monitor.config import Config, load_config
 from monitor.errors import Problem, UserError, did_you_mean
 from monitor.logs import redact, setup_logging
 from monitor.match import RuleSet, load_rules
+from monitor.match.evaluate import evaluate, read_labelled
 from monitor.match.explain import highlighted, tree
 from monitor.match.ruletests import run_rule_tests
 from monitor.settings import parse_duration
@@ -85,6 +86,16 @@ def parser() -> argparse.ArgumentParser:
         "inputs", nargs="+", metavar="INPUT", help="files, folders, or - for stdin"
     )
     explain.set_defaults(command=cmd_explain)
+
+    evaluation = commands.add_parser("eval", help="precision and recall on labelled articles")
+    source = evaluation.add_mutually_exclusive_group()
+    source.add_argument("--rules", type=Path, action="append", help="rule files or folders")
+    add_config(source)
+    evaluation.add_argument("labelled", type=Path, metavar="LABELLED.jsonl")
+    evaluation.add_argument(
+        "--min", type=float, default=0.0, help="exit 1 if any rule's precision or recall is lower"
+    )
+    evaluation.set_defaults(command=cmd_eval)
 
     backtest = commands.add_parser(
         "backtest", help="run the rules over stored articles: what would have fired?"
@@ -295,6 +306,31 @@ def open_state(args: argparse.Namespace) -> Store | None:
         print("no state yet: the daemon has not run with this config")
         return None
     return open_store(config.state, config.base_dir)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    rules = rules_from(args)
+    try:
+        lines = args.labelled.read_text(encoding="utf-8").splitlines()
+        cases = read_labelled(lines, str(args.labelled))
+    except OSError as exc:
+        raise UserError([Problem(str(args.labelled), f"cannot read: {exc.strerror}")]) from None
+    except SourceError as exc:
+        raise UserError([Problem(str(args.labelled), str(exc))]) from None
+    print(
+        f"{'rule':<24} {'precision':>9} {'recall':>7}  {'tp':>4} {'fp':>4} {'fn':>4}  misclassified"
+    )
+    worst = 1.0
+    for score in evaluate(rules, cases):
+        wrong = [f"+{i}" for i in score.false_positives] + [f"-{i}" for i in score.false_negatives]
+        print(
+            f"{score.rule_id:<24} {score.precision:>9.2f} {score.recall:>7.2f}  "
+            f"{score.true_positives:>4} {len(score.false_positives):>4} "
+            f"{len(score.false_negatives):>4}  {' '.join(wrong)}"
+        )
+        worst = min(worst, score.precision, score.recall)
+    print(f"{len(cases)} labelled articles; +id matched but was not expected, -id was missed")
+    return 1 if worst < args.min else 0
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:

@@ -1,0 +1,67 @@
+"""Precision and recall of a rule set against labelled articles.
+
+Each labelled line is an article (`id`, `title`, `body`, ...) with `expect`,
+the ids of the rules that should match it. A rule's false positives are the
+articles it matched but was not expected to; its false negatives, those it
+was expected to match but missed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from monitor.match.rules import RuleSet
+from monitor.sources import SourceError
+from monitor.sources.formats import article_from_record
+
+
+@dataclass
+class RuleScore:
+    rule_id: str
+    true_positives: int = 0
+    false_positives: list[str] = field(default_factory=list)
+    false_negatives: list[str] = field(default_factory=list)
+
+    @property
+    def precision(self) -> float:
+        predicted = self.true_positives + len(self.false_positives)
+        return self.true_positives / predicted if predicted else 1.0
+
+    @property
+    def recall(self) -> float:
+        expected = self.true_positives + len(self.false_negatives)
+        return self.true_positives / expected if expected else 1.0
+
+
+def read_labelled(lines: Iterable[str], name: str) -> list[tuple[str, object, set[str]]]:
+    """(id, article, expected rule ids) per line; SourceError naming the line otherwise."""
+    cases = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            expect = record.pop("expect")
+        except (json.JSONDecodeError, KeyError, AttributeError, TypeError):
+            raise SourceError(f"{name}:{number}: expected a JSON object with `expect`") from None
+        if not isinstance(expect, list):
+            raise SourceError(f"{name}:{number}: `expect` must be a list of rule ids")
+        article = article_from_record(record, "labelled", number)
+        cases.append((str(record.get("id", number)), article, set(expect)))
+    return cases
+
+
+def evaluate(rules: RuleSet, cases: list[tuple[str, object, set[str]]]) -> list[RuleScore]:
+    scores = {rule.id: RuleScore(rule.id) for rule in rules.rules}
+    for case_id, article, expected in cases:
+        found = {m.rule.id for m in rules.match(article)}  # type: ignore[arg-type]
+        for rule_id, score in scores.items():
+            if rule_id in found and rule_id in expected:
+                score.true_positives += 1
+            elif rule_id in found:
+                score.false_positives.append(case_id)
+            elif rule_id in expected:
+                score.false_negatives.append(case_id)
+    return list(scores.values())
