@@ -78,6 +78,24 @@ def wildcard_prefix(word: Word) -> str:
     return regex.split(r"[*?]", word.text, maxsplit=1)[0] if word.wildcard else ""
 
 
+LETTERS_DIGITS = regex.compile(r"^(\p{L}+)(\p{N}+)$|^(\p{N}+)(\p{L}+)$")
+
+
+@cache
+def spellings(words: tuple[Word, ...]) -> tuple[tuple[Word, ...], ...]:
+    """A term and its other spellings: `h20` is also "h-20" and "h 20", and back."""
+    result = [words]
+    if len(words) == 1 and not (words[0].wildcard or words[0].fuzz):
+        if found := LETTERS_DIGITS.match(words[0].text):
+            parts = [p for p in found.groups() if p]
+            result.append(tuple(Word(p) for p in parts))
+    elif len(words) == 2 and not any(w.wildcard or w.fuzz for w in words):
+        joined = words[0].text + words[1].text
+        if LETTERS_DIGITS.match(joined):
+            result.append((Word(joined),))
+    return tuple(result)
+
+
 class PhraseList:
     """A list file's names, indexed by first word, so a field is scanned once per list."""
 
@@ -158,7 +176,9 @@ class Evaluator:
     def _find(self, node: Node, text: FieldText) -> list[Hit]:
         if isinstance(node, Terms):
             return [
-                _hit(text, p, p + len(node.words) - 1) for p in _phrase_starts(node.words, text)
+                _hit(text, p, p + len(words) - 1)
+                for words in spellings(node.words)
+                for p in _phrase_starts(words, text)
             ]
         if isinstance(node, Regex):
             return self._regex(node, text)

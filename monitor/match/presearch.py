@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from monitor.match.engine import PhraseList
+from monitor.match.engine import PhraseList, spellings
 from monitor.match.query import And, AtLeast, Field, ListRef, Near, Node, Not, Or, Regex, Terms
 from monitor.match.text import AnalyzedArticle, fold
 
@@ -48,8 +48,13 @@ def cost(key: Key) -> float:
 def anchors(node: Node, lists: dict[str, PhraseList]) -> set[Key] | None:
     """Keys of which at least one must occur for `node` to hold; None if there are none."""
     if isinstance(node, Terms):
-        options = [k for k in (_word_key(w.text, w.wildcard, w.fuzz) for w in node.words) if k]
-        return {min(options, key=cost)} if options else None
+        keys = set()
+        for words in spellings(node.words):  # any spelling may be the one in the text
+            options = [k for k in (_word_key(w.text, w.wildcard, w.fuzz) for w in words) if k]
+            if not options:
+                return None
+            keys.add(min(options, key=cost))
+        return keys
     if isinstance(node, Regex):
         literals = regex_literals(node.pattern)
         return {("s", fold(lit)) for lit in literals} if literals else None

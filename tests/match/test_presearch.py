@@ -62,6 +62,8 @@ def test_shipped_pack_gives_the_same_matches_with_and_without_presearch():
         ("nvidia", {("w", "nvidia")}),
         ('"the export controls"', {("w", "controls")}),
         ("tariff*", {("p", "tariff")}),
+        ("h20", {("w", "h20"), ("w", "20")}),
+        ('"H-20"', {("w", "20"), ("w", "h20")}),
         ("nvidia OR amd", {("w", "nvidia"), ("w", "amd")}),
         ("the nvidia", {("w", "nvidia")}),
         ("nvidia -china", {("w", "nvidia")}),

@@ -48,6 +48,16 @@ PHRASES = [
     ('"entity list"', "the Entity-List additions", True),
     ('"u.s. tariffs"', "new U.S. tariffs", True),
     ("Nvidia's", "Nvidia's chips", True),
+    ("nvidia", "Nvidia’s chips", True),  # a typographic apostrophe
+    ("h20", "the H-20 chip", True),
+    ("h20", "the H 20 chip", True),
+    ('"H-20"', "the H20 chip", True),
+    ("gb200", "GB-200 racks", True),
+    ("h20", "the H-200 chip", False),
+    ("b30a", "the B30A part", True),
+    ("covid19", "covid 19 cases", True),
+    ('"export controls"', "export\r\ncontrols", True),
+    ("nvidia", "", False),
 ]
 
 
