@@ -443,6 +443,9 @@ def print_status(config: Config, store: object) -> None:
             f"rules: {live['version']} ({live['rules']} rules in {live['files']} files),"
             f" loaded {ago(live['loaded_at'])}"
         )
+    if timeouts := store.get_meta("regex_timeouts"):  # type: ignore[attr-defined]
+        listed = ", ".join(f"{rule} {n}" for rule, n in sorted(timeouts.items()))
+        print(f"regex timeouts (article skipped by that rule): {listed}")
     counts = store.outbox.counts()  # type: ignore[attr-defined]
     shown = [f"{n} {status}" for status, n in counts.items() if n or status in ("pending", "sent")]
     print("outbox: " + ", ".join(shown))

@@ -72,6 +72,8 @@ class Pipeline:
         recorded = self.store.record_poll(
             source.id, result.cursor, result.articles, items, self.policy
         )
+        if self.rules.regex_timeouts:
+            self.store.put_meta("regex_timeouts", dict(self.rules.regex_timeouts))
         queued = sum(len(item.alerts) for item in recorded)
         if (
             state.primed

@@ -202,3 +202,20 @@ def test_backtest_runs_todays_rules_over_stored_articles(workspace):
     assert "nvidia" not in only.stdout
     bad = cli("backtest", "--config", str(workspace.config), "--rule", "soi")
     assert bad.returncode == 2 and "did you mean `soy`?" in bad.stderr
+
+
+def test_a_regex_timeout_skips_the_rule_is_logged_and_counted_in_status(workspace):
+    folder = workspace.articles()
+    (folder / "a.txt").write_text("Nvidia pathological\n\n" + "a" * 40 + "!")
+    workspace.write_config(
+        [{"id": "wire", "type": "files", "path": "articles", "backfill": "all", "settle": "0s"}]
+    )
+    workspace.write_rule("slow", "id: slow\nquery: /(a|aa)+$/\n")
+    run = cli("run", "--once", "--config", str(workspace.config))
+    assert run.returncode == 0
+    assert "[MEDIUM] Nvidia | Nvidia pathological" in run.stdout  # the other rules still ran
+    assert "rule=slow" in run.stderr and "a regex timed out" in run.stderr
+    assert (
+        "regex timeouts (article skipped by that rule): slow 1"
+        in cli("status", "--config", str(workspace.config)).stdout
+    )

@@ -198,7 +198,7 @@ class Evaluator:
                     hits.append(Hit(text.name, m.start(), m.end(), first, last, m.group()))
         except TimeoutError:
             self.timeouts.append(node.source)
-            log.warning("regex %s timed out on field %s", node.source, text.name)
+            log.debug("regex %s timed out on field %s", node.source, text.name)
             return []
         return hits
 

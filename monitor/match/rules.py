@@ -10,6 +10,8 @@ from __future__ import annotations
 import fnmatch
 import glob
 import hashlib
+import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -27,6 +29,7 @@ from monitor.match.text import AnalyzedArticle, words_of
 from monitor.settings import Cron, Duration, Strict
 from monitor.yamlsrc import Document, Loc, load_yaml
 
+log = logging.getLogger(__name__)
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 Severity = Literal["info", "low", "medium", "high", "critical"]
 TestCase = str | dict[str, Any]
@@ -104,6 +107,7 @@ class RuleSet:
     regex_timeout: float = 0.05
     version: str = ""  # fingerprint of the files it was loaded from
     files: int = 0
+    regex_timeouts: Counter[str] = field(default_factory=Counter)  # rule id -> count
 
     def evaluator(self, article: Article) -> Evaluator:
         return Evaluator(AnalyzedArticle(article), self.lists, self.regex_timeout)
@@ -123,7 +127,12 @@ class RuleSet:
         for rule in candidates:
             if not rule.applies_to(article.source_id):
                 continue
+            timeouts = len(evaluator.timeouts)
             result = evaluator.evaluate(rule.root, rule.fields)
+            if len(evaluator.timeouts) > timeouts:
+                self.regex_timeouts[rule.id] += 1
+                log.warning("a regex timed out; the rule was skipped for this article",
+                            extra={"rule": rule.id, "article": article.id})  # fmt: skip
             if result.matched:
                 matches.append(Match(rule, article.id, result.hits))
         return matches
