@@ -54,48 +54,6 @@ class Result:
 NO = Result(False)
 
 
-@cache
-def word_predicate(word: Word) -> regex.Pattern[str] | None:
-    """None for an exact word; a pattern for a wildcard or fuzzy one."""
-    if word.wildcard:
-        body = "".join(
-            r"[\p{L}\p{N}\p{M}]*"
-            if c == "*"
-            else r"[\p{L}\p{N}\p{M}]"
-            if c == "?"
-            else regex.escape(c)
-            for c in word.text
-        )
-        return regex.compile(body)
-    if word.fuzz:
-        return regex.compile(f"(?:{regex.escape(word.text)}){{e<={word.fuzz}}}", regex.BESTMATCH)
-    return None
-
-
-@cache
-def wildcard_prefix(word: Word) -> str:
-    """The literal start of a wildcard (`tariff` of `tariff*`); '' for fuzzy words."""
-    return regex.split(r"[*?]", word.text, maxsplit=1)[0] if word.wildcard else ""
-
-
-LETTERS_DIGITS = regex.compile(r"^(\p{L}+)(\p{N}+)$|^(\p{N}+)(\p{L}+)$")
-
-
-@cache
-def spellings(words: tuple[Word, ...]) -> tuple[tuple[Word, ...], ...]:
-    """A term and its other spellings: `h20` is also "h-20" and "h 20", and back."""
-    result = [words]
-    if len(words) == 1 and not (words[0].wildcard or words[0].fuzz):
-        if found := LETTERS_DIGITS.match(words[0].text):
-            parts = [p for p in found.groups() if p]
-            result.append(tuple(Word(p) for p in parts))
-    elif len(words) == 2 and not any(w.wildcard or w.fuzz for w in words):
-        joined = words[0].text + words[1].text
-        if LETTERS_DIGITS.match(joined):
-            result.append((Word(joined),))
-    return tuple(result)
-
-
 class PhraseList:
     """A list file's names, indexed by first word, so a field is scanned once per list."""
 
@@ -177,7 +135,7 @@ class Evaluator:
         if isinstance(node, Terms):
             return [
                 _hit(text, p, p + len(words) - 1)
-                for words in spellings(node.words)
+                for words in node.spellings
                 for p in _phrase_starts(words, text)
             ]
         if isinstance(node, Regex):
@@ -229,17 +187,15 @@ def _compiled_regex(pattern: str, ignore_case: bool) -> regex.Pattern[str]:
 
 
 def _matches(word: Word, token: str) -> bool:
-    predicate = word_predicate(word)
-    return token == word.text if predicate is None else predicate.fullmatch(token) is not None
+    return token == word.text if word.pattern is None else word.pattern.fullmatch(token) is not None
 
 
 def _phrase_starts(words: tuple[Word, ...], text: FieldText) -> list[int]:
     first = words[0]
-    if word_predicate(first) is None:
+    if first.pattern is None:
         starts = text.positions.get(first.text, [])
     else:
-        prefix = wildcard_prefix(first)
-        tokens = text.words_with_prefix(prefix) if prefix else text.vocabulary
+        tokens = text.words_with_prefix(first.prefix) if first.prefix else text.vocabulary
         starts = sorted(p for t in tokens if _matches(first, t) for p in text.positions[t])
     if len(words) == 1:
         return list(starts)

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from monitor.match.engine import PhraseList, spellings
+from monitor.match.engine import PhraseList
 from monitor.match.query import And, AtLeast, Field, ListRef, Near, Node, Not, Or, Regex, Terms
 from monitor.match.text import AnalyzedArticle, fold
 
@@ -35,6 +35,7 @@ COMMON = frozenset(
 )
 MIN_PREFIX, MIN_SUBSTRING = 2, 2
 MAX_ALTERNATIVES = 64
+WORD_CACHE_LIMIT = 500_000  # distinct words remembered; news vocabulary repeats
 
 
 def cost(key: Key) -> float:
@@ -49,7 +50,7 @@ def anchors(node: Node, lists: dict[str, PhraseList]) -> set[Key] | None:
     """Keys of which at least one must occur for `node` to hold; None if there are none."""
     if isinstance(node, Terms):
         keys = set()
-        for words in spellings(node.words):  # any spelling may be the one in the text
+        for words in node.spellings:  # any spelling may be the one in the text
             options = [k for k in (_word_key(w.text, w.wildcard, w.fuzz) for w in words) if k]
             if not options:
                 return None
@@ -181,6 +182,8 @@ class Presearcher:
     by_substring: dict[str, list[int]] = field(default_factory=dict)
     always: list[int] = field(default_factory=list)
     prefix_lengths: list[int] = field(default_factory=list)
+    # word -> rules its exact and prefix keys lead to: the same for every article, so kept
+    word_rules: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, roots: Iterable[Node], lists: dict[str, PhraseList]) -> Presearcher:
@@ -197,22 +200,25 @@ class Presearcher:
         index.prefix_lengths = sorted({len(p) for p in index.by_prefix})
         return index
 
+    def _rules_for(self, word: str) -> tuple[int, ...]:
+        rules = list(self.by_word.get(word, ()))
+        for length in self.prefix_lengths:
+            if length > len(word):
+                break
+            rules.extend(self.by_prefix.get(word[:length], ()))
+        return tuple(rules)
+
     def candidates(self, doc: AnalyzedArticle) -> list[int]:
         """Positions of the rules worth evaluating on this article, in rule order."""
         found = set(self.always)
-        words = doc.vocabulary()
-        by_word = self.by_word
-        for word in words & by_word.keys() if len(words) < len(by_word) else by_word.keys() & words:
-            found.update(by_word[word])
-        if self.prefix_lengths:
-            by_prefix = self.by_prefix
-            for word in words:
-                for length in self.prefix_lengths:
-                    if length > len(word):
-                        break
-                    rules = by_prefix.get(word[:length])
-                    if rules:
-                        found.update(rules)
+        cache = self.word_rules
+        for word in doc.vocabulary():
+            rules = cache.get(word)
+            if rules is None:
+                rules = cache[word] = self._rules_for(word)
+                if len(cache) > WORD_CACHE_LIMIT:
+                    cache.clear()
+            found.update(rules)
         if self.by_substring:  # `in` is a C-speed search: far cheaper than one big alternation
             text = doc.folded_text()
             for literal, rules in self.by_substring.items():

@@ -9,7 +9,7 @@ errors can point a caret at the fault.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import regex
 
@@ -32,11 +32,33 @@ class QueryError(Exception):
 
 @dataclass(frozen=True)
 class Word:
-    """One word pattern: exact, wildcard (`*`, `?`) or fuzzy (`~n`)."""
+    """One word pattern: exact, wildcard (`*`, `?`) or fuzzy (`~n`).
+
+    `pattern` is None for an exact word (compared by equality), else the
+    compiled pattern a word must match in full; `prefix` is a wildcard's
+    literal start, which narrows the words worth trying.
+    """
 
     text: str  # folded
     wildcard: bool = False
     fuzz: int = 0
+    pattern: regex.Pattern[str] | None = field(init=False, compare=False, repr=False)
+    prefix: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        pattern = None
+        if self.wildcard:
+            letter = r"[\p{L}\p{N}\p{M}]"
+            pieces = (f"{letter}*" if c == "*" else letter if c == "?" else regex.escape(c)
+                      for c in self.text)  # fmt: skip
+            pattern = regex.compile("".join(pieces))
+        elif self.fuzz:
+            pattern = regex.compile(
+                f"(?:{regex.escape(self.text)}){{e<={self.fuzz}}}", regex.BESTMATCH
+            )
+        object.__setattr__(self, "pattern", pattern)
+        prefix = regex.split(r"[*?]", self.text, maxsplit=1)[0] if self.wildcard else ""
+        object.__setattr__(self, "prefix", prefix)
 
     def __str__(self) -> str:
         return self.text + (f"~{self.fuzz}" if self.fuzz else "")
@@ -44,14 +66,34 @@ class Word:
 
 @dataclass(frozen=True)
 class Terms:
-    """A word or a phrase: consecutive word patterns."""
+    """A word or a phrase: consecutive word patterns, and their other spellings."""
 
     words: tuple[Word, ...]
     offset: int
     source: str
+    spellings: tuple[tuple[Word, ...], ...] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "spellings", _spellings(self.words))
 
     def __str__(self) -> str:
         return self.source
+
+
+LETTERS_DIGITS = regex.compile(r"^(\p{L}+)(\p{N}+)$|^(\p{N}+)(\p{L}+)$")
+
+
+def _spellings(words: tuple[Word, ...]) -> tuple[tuple[Word, ...], ...]:
+    """The term and its other spellings: `h20` is also "h-20" and "h 20", and back."""
+    result = [words]
+    if len(words) == 1 and not (words[0].wildcard or words[0].fuzz):
+        if found := LETTERS_DIGITS.match(words[0].text):
+            result.append(tuple(Word(part) for part in found.groups() if part))
+    elif len(words) == 2 and not any(w.wildcard or w.fuzz for w in words):
+        joined = words[0].text + words[1].text
+        if LETTERS_DIGITS.match(joined):
+            result.append((Word(joined),))
+    return tuple(result)
 
 
 @dataclass(frozen=True)
