@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import regex
 
@@ -42,23 +43,23 @@ class Word:
     text: str  # folded
     wildcard: bool = False
     fuzz: int = 0
-    pattern: regex.Pattern[str] | None = field(init=False, compare=False, repr=False)
-    prefix: str = field(init=False, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        pattern = None
+    @cached_property
+    def pattern(self) -> regex.Pattern[str] | None:
         if self.wildcard:
             letter = r"[\p{L}\p{N}\p{M}]"
             pieces = (f"{letter}*" if c == "*" else letter if c == "?" else regex.escape(c)
                       for c in self.text)  # fmt: skip
-            pattern = regex.compile("".join(pieces))
-        elif self.fuzz:
-            pattern = regex.compile(
+            return regex.compile("".join(pieces))
+        if self.fuzz:
+            return regex.compile(
                 f"(?:{regex.escape(self.text)}){{e<={self.fuzz}}}", regex.BESTMATCH
             )
-        object.__setattr__(self, "pattern", pattern)
-        prefix = regex.split(r"[*?]", self.text, maxsplit=1)[0] if self.wildcard else ""
-        object.__setattr__(self, "prefix", prefix)
+        return None
+
+    @cached_property
+    def prefix(self) -> str:
+        return regex.split(r"[*?]", self.text, maxsplit=1)[0] if self.wildcard else ""
 
     def __str__(self) -> str:
         return self.text + (f"~{self.fuzz}" if self.fuzz else "")
