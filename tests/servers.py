@@ -181,6 +181,8 @@ class _SlackHandler(BaseHTTPRequestHandler):
             "raw": raw,
         }
         app.requests.append(record)
+        if reply.status == 200 and not reply.error:  # recorded before answering, as a real
+            app.delivered.append(record)  # service commits before it replies
         if is_api:
             ok = reply.status == 200 and not reply.error
             body = {"ok": ok, **({"ts": f"{time.time():.6f}", "channel": "C1"} if ok else {})}
@@ -190,8 +192,6 @@ class _SlackHandler(BaseHTTPRequestHandler):
         else:
             text = b"ok" if reply.status == 200 else (reply.error or "error").encode()
             self._send(reply.status, text, "text/plain", reply)
-        if reply.status == 200 and not reply.error:
-            app.delivered.append(record)
 
     def _send(self, status: int, body: bytes, ctype: str, reply: SlackReply) -> None:
         self.send_response(status)
