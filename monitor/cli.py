@@ -261,13 +261,12 @@ def match_record(name: str, article: Article, match: object) -> dict[str, object
     record["title"] = article.title
     if article.published_at:
         record["published"] = article.published_at.astimezone(UTC).isoformat()
-    rule = match.rule  # type: ignore[attr-defined]
+    rule = match.rule
     record |= {
         "rule": rule.id,
         "severity": rule.severity,
         "hits": [
-            {"field": h.field, "start": h.start, "end": h.end, "text": h.text}
-            for h in match.hits  # type: ignore[attr-defined]
+            {"field": h.field, "start": h.start, "end": h.end, "text": h.text} for h in match.hits
         ],
     }
     return record
@@ -423,8 +422,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_status(config: Config, store: object) -> None:
-    states = {s.source_id: s for s in store.source_states()}  # type: ignore[attr-defined]
+def print_status(config: Config, store: Store) -> None:
+    states = {s.source_id: s for s in store.source_states()}
     print("sources:")
     for source in config.sources:
         state = states.get(source.id)
@@ -438,19 +437,19 @@ def print_status(config: Config, store: object) -> None:
             f"  {source.id:<28} last poll {ago(state.last_poll_at)}, {result},"
             f" {state.item_count} items ({state.new_count} new)"
         )
-    if live := store.get_meta("rules"):  # type: ignore[attr-defined]
+    if live := store.get_meta("rules"):
         print(
             f"rules: {live['version']} ({live['rules']} rules in {live['files']} files),"
             f" loaded {ago(live['loaded_at'])}"
         )
-    if timeouts := store.get_meta("regex_timeouts"):  # type: ignore[attr-defined]
+    if timeouts := store.get_meta("regex_timeouts"):
         listed = ", ".join(f"{rule} {n}" for rule, n in sorted(timeouts.items()))
         print(f"regex timeouts (article skipped by that rule): {listed}")
-    counts = store.outbox.counts()  # type: ignore[attr-defined]
+    counts = store.outbox.counts()
     shown = [f"{n} {status}" for status, n in counts.items() if n or status in ("pending", "sent")]
     print("outbox: " + ", ".join(shown))
     print("last alerts:")
-    for row in store.outbox.recent(10):  # type: ignore[attr-defined]
+    for row in store.outbox.recent(10):
         rules = ",".join(r.id for r in row.alert.rules)
         print(
             f"  #{row.id} {row.status:<7} {row.notifier_id:<12} {rules:<24} {row.alert.title[:70]}"

@@ -45,7 +45,7 @@ GAP_MIN_ITEMS = 5  # a feed this short is often wholly new; no warning below it
 
 @dataclass
 class Pipeline:
-    """What one poll and one dispatch do; the scheduler only decides when."""
+    """What one poll does: fetch, drop what was seen, match, and record with the alerts."""
 
     config: Config
     rules: RuleSet
