@@ -24,7 +24,7 @@ from monitor.article import Article
 from monitor.config import Config, load_config
 from monitor.errors import Problem, UserError, did_you_mean
 from monitor.logs import redact, setup_logging
-from monitor.match import RuleSet, load_rules
+from monitor.match import Match, RuleSet, load_rules
 from monitor.match.evaluate import evaluate, read_labelled
 from monitor.match.explain import highlighted, tree
 from monitor.match.ruletests import run_rule_tests
@@ -254,7 +254,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0 if matched else 1
 
 
-def match_record(name: str, article: Article, match: object) -> dict[str, object]:
+def match_record(name: str, article: Article, match: Match) -> dict[str, object]:
     record: dict[str, object] = {"input": name}
     if article.guid:
         record["id"] = article.guid
