@@ -118,20 +118,20 @@ def alert_blocks(alert: Alert) -> list[dict[str, Any]]:
     ]
     if when := published(alert):
         meta.append(when)
+    headline = f"*{link(alert.url, clip(headline, HEADLINE_CHARS))}*"
     result: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
         {
-            "type": "section",
-            "text": {"type": "mrkdwn", "text": clip(f"*{link(alert.url, headline)}*")},
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": clip(" · ".join(meta), META_CHARS)}],
         },
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(" · ".join(meta))}]},
     ]
     if alert.snippet:
         snippet = highlight(alert.snippet, alert.snippet_marks, "*", "*", escape)
-        result.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(snippet)}})
-    reasons = "\n".join(escape(line) for line in why(alert))
-    result.append(
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(f"Matched: {reasons}")}]}
-    )
+        section = {"type": "mrkdwn", "text": clip(snippet, SNIPPET_CHARS)}
+        result.append({"type": "section", "text": section})
+    reasons = clip("Matched: " + "\n".join(escape(line) for line in why(alert)), REASON_CHARS)
+    result.append({"type": "context", "elements": [{"type": "mrkdwn", "text": reasons}]})
     return result
 
 

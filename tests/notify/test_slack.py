@@ -141,7 +141,10 @@ def test_config_needs_channel_with_token_and_is_off_without_secrets():
 
 
 def test_a_whole_message_stays_well_under_slack_limits():
-    huge = alert(title="T" * 20000, snippet="S" * 20000, snippet_marks=((0, 5000),))
+    from monitor.alerts import AlertRule
+
+    many = tuple(AlertRule(f"r{i}", "R" * 300, "high", ("t" * 200,) * 5) for i in range(30))
+    huge = alert(title="T" * 20000, snippet="S" * 20000, snippet_marks=((0, 5000),), rules=many)
     message = blocks(huge)
     assert len(message) <= 50
     assert len(json.dumps(message)) < 12000
