@@ -193,7 +193,7 @@ class AlertPolicy:
     the hourly summary; one for a digest notifier or rule is held for the digest.
     """
 
-    rules: Mapping[str, Rule]
+    rules: Mapping[str, Rule]  # the live rule set, swapped together with the matcher's
     threads: Mapping[str, bool]  # notifier id -> can it reply in a thread?
     digests: Mapping[str, str] = field(default_factory=dict)  # notifier id -> cron
 
@@ -209,7 +209,7 @@ class AlertPolicy:
         self, alert: Alert, rule_ids: set[str], prior: list[PriorAlert], now: float
     ) -> Placement:
         top = next(p for p in prior if p.parent_id is None)
-        cooldown = max((self._rule(r).cooldown or 0 for r in rule_ids), default=0)
+        cooldown = max((self.rules[r].cooldown or 0 for r in rule_ids), default=0)
         if cooldown and now - max(p.created_at for p in prior) < cooldown:
             return Placement("suppressed", top.id, f"cooldown: same story as #{top.id}")
         if self.threads.get(alert.notifier_id):
@@ -219,7 +219,7 @@ class AlertPolicy:
     def _top_level(
         self, alert: Alert, rule_ids: set[str], history: History, now: float
     ) -> Placement:
-        rules = [self._rule(r) for r in sorted(rule_ids)]
+        rules = [self.rules[r] for r in sorted(rule_ids)]
         digest = self.digests.get(alert.notifier_id)
         if digest is None and all(rule.digest for rule in rules):
             digest = rules[0].digest
@@ -232,7 +232,3 @@ class AlertPolicy:
         ):
             return Placement("held", note=f"cap:{rules[0].id}")
         return Placement()
-
-    def _rule(self, rule_id: str) -> Rule:
-        """A rule removed since the alert was made has no limits."""
-        return self.rules.get(rule_id) or Rule(rule_id, rule_id, "medium", None, (), "")  # type: ignore[arg-type]

@@ -159,6 +159,9 @@ class Daemon:
             log.warning(
                 "%d alerts were in flight when the last run stopped; sending again", released
             )
+        # Notifiers only change with the config, that is at start: alerts for a removed one
+        # go dead (and can be retried with `alerts retry`) instead of waiting forever.
+        self.store.outbox.orphans_dead(n.id for n in config.notifiers)
         self.fetcher = Fetcher(config.defaults.user_agent)
         context = SourceContext(self.fetcher, config.base_dir)
         self.sources = [(build_source(s, context), s) for s in config.sources if s.enabled]

@@ -46,7 +46,6 @@ class Dispatcher:
         tries every pending alert once, whatever its next attempt time.
         """
         async with self.lock:
-            self.store.outbox.orphans_dead(self.configs)
             self.bundle_due(time.time())
             results = await asyncio.gather(
                 *(self._drain(notifier_id, ignore_backoff) for notifier_id in self.notifiers)
