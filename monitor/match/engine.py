@@ -77,6 +77,24 @@ class Evaluator:
     lists: dict[str, PhraseList] = field(default_factory=dict)
     regex_timeout: float = 0.05
     timeouts: list[str] = field(default_factory=list)
+    _regex_hits: dict[tuple[str, bool, str], list[Hit]] = field(default_factory=dict)
+    _word_sets: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
+    _sorted_words: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+
+    def words_in(self, names: tuple[str, ...]) -> set[str]:
+        """Every word of these fields: one set lookup answers "is this word there?"."""
+        found = self._word_sets.get(names)
+        if found is None:
+            sets = [self.doc.field(name).word_set for name in names]
+            found = self._word_sets[names] = sets[0] if len(sets) == 1 else set().union(*sets)
+        return found
+
+    def sorted_words(self, names: tuple[str, ...]) -> list[str]:
+        """The same words sorted, so a wildcard's prefix is a bisect away."""
+        found = self._sorted_words.get(names)
+        if found is None:
+            found = self._sorted_words[names] = sorted(self.words_in(names))
+        return found
 
     def evaluate(self, node: Node, fields: tuple[str, ...] = TEXT_FIELDS) -> Result:
         if isinstance(node, Terms | Regex | ListRef):
@@ -123,12 +141,10 @@ class Evaluator:
     def _views(self, fields: tuple[str, ...]) -> list[tuple[str, int | None]]:
         views: list[tuple[str, int | None]] = []
         for name in fields:
-            if name == "text":
-                views.extend((f, None) for f in TEXT_FIELDS)
-            elif name == "lead":
+            if name == "lead":
                 views += [("title", None), (self.doc.lead_field(), LEAD_PARAGRAPHS)]
-            elif name in ALL_FIELDS:
-                views.append((name, None))
+            else:
+                views.extend((f, None) for f in plain_fields((name,)) or ())
         return list(dict.fromkeys(views))
 
     def _find(self, node: Node, text: FieldText) -> list[Hit]:
@@ -145,6 +161,13 @@ class Evaluator:
         raise TypeError(f"not a positional node: {node}")
 
     def _regex(self, node: Regex, text: FieldText) -> list[Hit]:
+        """A regex's hits in a field, found once per article even if asked twice."""
+        key = (node.pattern, node.ignore_case, text.name)
+        if key not in self._regex_hits:
+            self._regex_hits[key] = self._run_regex(node, text)
+        return self._regex_hits[key]
+
+    def _run_regex(self, node: Regex, text: FieldText) -> list[Hit]:
         if not text.text:
             return []
         pattern = _compiled_regex(node.pattern, node.ignore_case)
@@ -165,20 +188,33 @@ class Evaluator:
         kept: set[Hit] = set()
         for a in left:
             for b in right:
-                if a.field == b.field and a != b and self._close(node, a, b):
+                if a.field != b.field or a == b:
+                    continue
+                if close(node, self.doc.field(a.field), (a.first, a.last), (b.first, b.last)):
                     kept.update((a, b))
         return sorted(kept)
 
-    def _close(self, node: Near, a: Hit, b: Hit) -> bool:
-        if node.ordered and a.first > b.first:
-            return False
-        text = self.doc.field(a.field)
-        if node.unit == "s":
-            return text.sentence_of[a.first] == text.sentence_of[b.first]
-        if node.unit == "p":
-            return text.paragraph_of[a.first] == text.paragraph_of[b.first]
-        gap = b.first - a.last - 1 if a.first <= b.first else a.first - b.last - 1
-        return gap <= node.distance
+
+def plain_fields(fields: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The article fields these names stand for; None for `lead:`, which depends on the article."""
+    if "lead" in fields:
+        return None
+    names: list[str] = []
+    for name in fields:
+        names.extend(TEXT_FIELDS if name == "text" else (name,) if name in ALL_FIELDS else ())
+    return tuple(dict.fromkeys(names))
+
+
+def close(node: Near, text: FieldText, a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether two hits, as (first, last) word positions in one field, satisfy a NEAR."""
+    if node.ordered and a[0] > b[0]:
+        return False
+    if node.unit == "s":
+        return text.sentence_of[a[0]] == text.sentence_of[b[0]]
+    if node.unit == "p":
+        return text.paragraph_of[a[0]] == text.paragraph_of[b[0]]
+    gap = b[0] - a[1] - 1 if a[0] <= b[0] else a[0] - b[1] - 1
+    return gap <= node.distance
 
 
 @cache
@@ -193,10 +229,10 @@ def _matches(word: Word, token: str) -> bool:
 def _phrase_starts(words: tuple[Word, ...], text: FieldText) -> list[int]:
     first = words[0]
     if first.pattern is None:
-        starts = text.positions.get(first.text, [])
+        starts = text.occurrences(first.text)
     else:
         tokens = text.words_with_prefix(first.prefix) if first.prefix else text.vocabulary
-        starts = sorted(p for t in tokens if _matches(first, t) for p in text.positions[t])
+        starts = sorted(p for t in tokens if _matches(first, t) for p in text.occurrences(t))
     if len(words) == 1:
         return list(starts)
     n = len(text.words)
@@ -213,8 +249,8 @@ def _list_hits(names: PhraseList | None, text: FieldText) -> list[Hit]:
         return []
     hits = []
     by_first = names.by_first
-    for word in [w for w in text.positions if w in by_first]:
-        for start in text.positions[word]:
+    for word in by_first.keys() & text.word_set:
+        for start in text.occurrences(word):
             for phrase in by_first[word]:
                 end = start + len(phrase)
                 if tuple(text.words[start:end]) == phrase:

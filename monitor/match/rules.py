@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from monitor.article import Article
 from monitor.errors import Problem, UserError, did_you_mean, key_path
+from monitor.match.decide import Check, compile_check
 from monitor.match.engine import Evaluator, Hit, PhraseList
 from monitor.match.presearch import Presearcher
 from monitor.match.query import FIELDS, And, ListRef, Node, Not, Or, QueryError, parse_query
@@ -90,14 +91,26 @@ class Rule:
     query_text: str = ""
 
     def applies_to(self, source_id: str) -> bool:
-        return any(fnmatch.fnmatchcase(source_id, pattern) for pattern in self.sources)
+        return self.sources == ("*",) or any(
+            fnmatch.fnmatchcase(source_id, pattern) for pattern in self.sources
+        )
+
+    @cached_property
+    def holds(self) -> Check:
+        """The compiled yes-or-no test (decide.py); hits are collected only after a match."""
+        return compile_check(self.root, self.fields)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Match:
     rule: Rule
     article_id: str
-    hits: tuple[Hit, ...]
+    evaluator: Evaluator = field(repr=False)
+
+    @cached_property
+    def hits(self) -> tuple[Hit, ...]:
+        """What to highlight: collected on first use, since deciding a match does not need it."""
+        return self.evaluator.evaluate(self.rule.root, self.rule.fields).hits
 
 
 @dataclass
@@ -116,25 +129,33 @@ class RuleSet:
     def presearcher(self) -> Presearcher:
         return Presearcher.build((rule.root for rule in self.rules), self.lists)
 
-    def match(self, article: Article, presearch: bool = True) -> list[Match]:
-        """The rules that match, in rule order; `presearch=False` tries every rule (for tests)."""
+    def match(self, article: Article, reference: bool = False) -> list[Match]:
+        """The rules that match, in rule order.
+
+        `reference=True` skips the presearcher and the compiled checks and walks
+        every rule's tree with the evaluator: the plain definition that tests
+        hold the fast path to.
+        """
         evaluator = self.evaluator(article)
-        if presearch:
-            candidates = [self.rules[i] for i in self.presearcher.candidates(evaluator.doc)]
-        else:
+        if reference:
             candidates = self.rules
+        else:
+            candidates = [self.rules[i] for i in self.presearcher.candidates(evaluator.doc)]
         matches = []
         for rule in candidates:
             if not rule.applies_to(article.source_id):
                 continue
             timeouts = len(evaluator.timeouts)
-            result = evaluator.evaluate(rule.root, rule.fields)
+            if reference:
+                matched = evaluator.evaluate(rule.root, rule.fields).matched
+            else:
+                matched = rule.holds(evaluator)
             if len(evaluator.timeouts) > timeouts:
                 self.regex_timeouts[rule.id] += 1
                 log.warning("a regex timed out; the rule was skipped for this article",
                             extra={"rule": rule.id, "article": article.id})  # fmt: skip
-            if result.matched:
-                matches.append(Match(rule, article.id, result.hits))
+            if matched:
+                matches.append(Match(rule, article.id, evaluator))
         return matches
 
     def get(self, rule_id: str) -> Rule | None:

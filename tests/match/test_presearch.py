@@ -7,6 +7,7 @@ import pytest
 from bench.corpus import Corpus
 from monitor.article import Article
 from monitor.match import load_rules
+from monitor.match.engine import PhraseList
 from monitor.match.presearch import anchors, regex_literals
 from monitor.match.query import parse_query
 
@@ -25,7 +26,7 @@ def rules_folder(tmp_path, queries, names):
 
 def same(rules, article):
     fast = [m.rule.id for m in rules.match(article)]
-    slow = [m.rule.id for m in rules.match(article, presearch=False)]
+    slow = [m.rule.id for m in rules.match(article, reference=True)]
     return fast == slow, fast
 
 
@@ -71,12 +72,16 @@ def test_shipped_pack_gives_the_same_matches_with_and_without_presearch():
         ("NOT china", None),
         ("nvidia~1", None),
         ("nvidia OR nvidia~1", None),
-        ("/H(20|100)\\b/", {("s", "h20"), ("s", "h100")}),
+        ("/H(20|100)\\b/", {("i", "h20"), ("i", "h100")}),
+        ("/section[ -]232/", {("i", "section")}),
+        ("/U\\.S\\. tariffs/", {("s", "u.s. tariffs")}),
+        ("@names", {("w", "huawei"), ("w", "smic")}),
         ("title:nvidia", {("w", "nvidia")}),
     ],
 )
 def test_anchors(query, keys):
-    assert anchors(parse_query(query), {}) == keys
+    lists = {"names": PhraseList([("huawei",), ("smic", "ltd", "beijing")])}
+    assert anchors(parse_query(query), lists) == keys
 
 
 def test_regex_literals():

@@ -1,0 +1,194 @@
+"""Deciding whether a rule holds, without collecting its hits: the fast path.
+
+The evaluator (engine.py) collects every hit with its character span, since
+an alert highlights them; that costs tens of microseconds a rule. Deciding
+needs only yes or no, and most rules are words, phrases, NEAR and boolean
+operators, which set lookups and the positions of a few words answer in a
+microsecond or two. So each rule's tree is compiled once into closures.
+Nodes with no fast form (regexes, fuzzy words, `lead:`, phrases with
+wildcards) ask the evaluator, so both paths always agree; tests compare them
+on every operator table and on generated rules. Hits are then collected
+only for the rules that matched, when an alert asks for them.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable
+
+from monitor.match.engine import Evaluator, close, plain_fields
+from monitor.match.query import And, AtLeast, Field, ListRef, Near, Node, Not, Or, Terms, Word
+from monitor.match.text import FieldText
+
+Check = Callable[[Evaluator], bool]
+Span = tuple[int, int]  # first and last word position of a hit in one field
+Spans = Callable[[FieldText], set[Span]]
+
+
+def compile_check(node: Node, fields: tuple[str, ...]) -> Check:
+    """A function telling whether `node` holds on an article, as `Evaluator.evaluate` would."""
+    if isinstance(node, Field):
+        return compile_check(node.child, (node.name,))
+    if isinstance(node, And | Or):
+        checks = [compile_check(child, fields) for child in node.children]
+        return _all(checks) if isinstance(node, And) else _either(checks)
+    if isinstance(node, Not):
+        check = compile_check(node.child, fields)
+        return lambda ev: not check(ev)
+    names = plain_fields(fields)
+    fast = _positional(node, names) if names else None
+    return fast or (lambda ev: bool(ev.hits(node, fields)))
+
+
+def _positional(node: Node, names: tuple[str, ...]) -> Check | None:
+    if isinstance(node, Terms):
+        return _terms(node, names)
+    if isinstance(node, ListRef):
+        return _list(node, names)
+    if isinstance(node, AtLeast):
+        if word := _one_exact_word(node.child):
+            return _word_count(word, node.count, names)
+        spans = compile_spans(node.child)
+        if spans is None:
+            return None
+        count = node.count
+        return lambda ev: sum(len(spans(ev.doc.field(n))) for n in names) >= count
+    spans = compile_spans(node)
+    if spans is None:
+        return None
+    return lambda ev: any(spans(ev.doc.field(n)) for n in names)
+
+
+def _terms(node: Terms, names: tuple[str, ...]) -> Check | None:
+    """Any spelling present: single words by set lookup, phrases by adjacent pairs."""
+    spellings = node.spellings
+    if any(w.fuzz or (w.wildcard and len(s) > 1) for s in spellings for w in s):
+        return None
+    singles = frozenset(s[0].text for s in spellings if len(s) == 1 and not s[0].wildcard)
+    checks: list[Check] = []
+    if len(singles) == 1:
+        (word,) = singles
+        checks.append(lambda ev: word in ev.words_in(names))
+    elif singles:
+        checks.append(lambda ev: not singles.isdisjoint(ev.words_in(names)))
+    for spelling in spellings:
+        if len(spelling) > 1:
+            checks.append(_phrase(tuple(w.text for w in spelling), names))
+        elif spelling[0].wildcard:
+            checks.append(_wildcard(spelling[0], names))
+    return _either(checks)
+
+
+def _phrase(phrase: tuple[str, ...], names: tuple[str, ...]) -> Check:
+    words = frozenset(phrase)
+    return lambda ev: (
+        words.issubset(ev.words_in(names))
+        and any(_phrase_starts(ev.doc.field(n), phrase) for n in names)
+    )
+
+
+def _wildcard(word: Word, names: tuple[str, ...]) -> Check:
+    """A bisect to the wildcard's prefix among the article's sorted words, then a full match."""
+    prefix, pattern = word.prefix, word.pattern
+    assert pattern is not None
+
+    def check(ev: Evaluator) -> bool:
+        vocabulary = ev.sorted_words(names)
+        i, end = bisect_left(vocabulary, prefix), len(vocabulary)
+        while i < end and vocabulary[i].startswith(prefix):
+            if pattern.fullmatch(vocabulary[i]):
+                return True
+            i += 1
+        return False
+
+    return check
+
+
+def _one_exact_word(node: Node) -> str | None:
+    if isinstance(node, Terms) and len(node.spellings) == 1 and len(node.spellings[0]) == 1:
+        word = node.spellings[0][0]
+        return None if word.wildcard or word.fuzz else word.text
+    return None
+
+
+def _word_count(word: str, count: int, names: tuple[str, ...]) -> Check:
+    return lambda ev: (
+        word in ev.words_in(names)
+        and (sum(ev.doc.field(n).words.count(word) for n in names) >= count)
+    )
+
+
+def _all(checks: list[Check]) -> Check:
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda ev: first(ev) and second(ev)
+    return lambda ev: all(check(ev) for check in checks)
+
+
+def _either(checks: list[Check]) -> Check:
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda ev: first(ev) or second(ev)
+    return lambda ev: any(check(ev) for check in checks)
+
+
+def _list(node: ListRef, names: tuple[str, ...]) -> Check:
+    def check(ev: Evaluator) -> bool:
+        phrases = ev.lists.get(node.name)
+        if phrases is None:
+            return False
+        for name in names:
+            text = ev.doc.field(name)
+            present = text.word_set
+            for first in phrases.by_first.keys() & present:
+                for phrase in phrases.by_first[first]:
+                    if present.issuperset(phrase) and _phrase_starts(text, phrase):
+                        return True
+        return False
+
+    return check
+
+
+def compile_spans(node: Node) -> Spans | None:
+    """For exact words and phrases, OR-groups and NEAR of them: their hits' spans in a field."""
+    if isinstance(node, Terms):
+        if any(w.fuzz or w.wildcard for s in node.spellings for w in s):
+            return None
+        phrases = [tuple(w.text for w in s) for s in node.spellings]
+        return lambda text: {
+            (start, start + len(p) - 1) for p in phrases for start in _phrase_starts(text, p)
+        }
+    if isinstance(node, Or):
+        children = [compile_spans(child) for child in node.children]
+        if any(child is None for child in children):
+            return None
+        return lambda text: set().union(*(child(text) for child in children))  # type: ignore[misc]
+    if isinstance(node, Near):
+        left, right = compile_spans(node.left), compile_spans(node.right)
+        if left is None or right is None:
+            return None
+        return lambda text: _near(node, text, left(text), right)
+    return None
+
+
+def _near(node: Near, text: FieldText, left: set[Span], right: Spans) -> set[Span]:
+    if not left:
+        return set()
+    kept: set[Span] = set()
+    for b in right(text):
+        for a in left:
+            if a != b and close(node, text, a, b):
+                kept.update((a, b))
+    return kept
+
+
+def _phrase_starts(text: FieldText, phrase: tuple[str, ...]) -> list[int]:
+    starts = text.occurrences(phrase[0])
+    if len(phrase) == 1:
+        return list(starts)
+    words, rest, n = text.words, list(phrase[1:]), len(phrase)
+    return [s for s in starts if words[s + 1 : s + n] == rest]
