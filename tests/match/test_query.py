@@ -3,14 +3,20 @@
 import pytest
 
 from monitor.article import Article
+from monitor.match.decide import compile_check
 from monitor.match.engine import Evaluator
 from monitor.match.query import QueryError, parse_query
-from monitor.match.text import AnalyzedArticle
+from monitor.match.text import TEXT_FIELDS, AnalyzedArticle
 
 
 def matches(query, body="", title="", **fields):
+    """Whether the query matches, by the evaluator; the compiled check must agree."""
     article = Article("wire", title=title, body=body, **fields)
-    return Evaluator(AnalyzedArticle(article)).evaluate(parse_query(query)).matched
+    node = parse_query(query)
+    matched = Evaluator(AnalyzedArticle(article)).evaluate(node, TEXT_FIELDS).matched
+    decided = compile_check(node, TEXT_FIELDS)(Evaluator(AnalyzedArticle(article)))
+    assert decided is matched, f"compiled check says {decided}, evaluator {matched}"
+    return matched
 
 
 def hits(query, body="", title=""):
