@@ -6,9 +6,12 @@ article for the rule to match:
 - a word or phrase: its rarest word (`w`), or for a wildcard its literal
   prefix (`p`, looked up by every prefix of the article's words);
 - a regex: the literal strings one of which it cannot match without. A
-  literal of ASCII letters and digits lies inside one word of the article
-  (`i`), so it is looked up like a word; any other literal (`s`) is looked for
-  in the article's folded text, all of them in one Aho-Corasick pass;
+  literal of ASCII letters and digits lies inside one word of the article,
+  so it is looked up per word: as the whole word (`w`) when the regex puts a
+  separator (space, punctuation, `^`, `$`) on both sides of it, as a prefix
+  (`p`) or a suffix (`e`) when on one side, else anywhere in a word (`i`).
+  Any other literal (`s`) is looked for in the article's folded text, all of
+  them in one Aho-Corasick pass;
 - a list: the first word of each of its names;
 - OR: the union of its children's anchors; AND and NEAR: the cheapest child's;
   a field prefix or ATLEAST: its child's.
@@ -26,18 +29,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import ahocorasick
+import regex
 
 from monitor.match.engine import PhraseList
 from monitor.match.query import And, AtLeast, Field, ListRef, Near, Node, Not, Or, Regex, Terms
 from monitor.match.text import ALL_FIELDS, AnalyzedArticle, fold
 
-Key = tuple[str, str]  # ("w", word) | ("p", prefix) | ("i" | "s", literal)
+Key = tuple[str, str]  # ("w", word) | ("p" | "e", prefix or suffix) | ("i" | "s", literal)
+Parts = Sequence[tuple[object, object]]  # a regex as the standard library's parser gives it
 COMMON = frozenset(
     "a an and are as at be been but by for from has have he her his in is it its of on or "
     "that the their they this to was were which will with would said says say new not no "
     "us u s year years percent also more after over than into about up out who".split()
 )
 MIN_PREFIX, MIN_SUBSTRING = 2, 2
+WORD_CHAR = regex.compile(r"[\p{L}\p{N}\p{M}]")  # what text.py puts in words
+_AT_BEGINNING = (re._constants.AT, re._constants.AT_BEGINNING)  # type: ignore[attr-defined]
+_AT_END = (re._constants.AT, re._constants.AT_END)  # type: ignore[attr-defined]
 MAX_ALTERNATIVES = 64
 WORD_CACHE_LIMIT = 500_000  # distinct words remembered; news vocabulary repeats
 
@@ -47,7 +55,7 @@ def cost(key: Key) -> float:
     kind, text = key
     if kind == "w" and text in COMMON:
         return 10.0
-    return (3.0 if kind == "p" else 1.0) / len(text)
+    return {"p": 3.0, "e": 3.0, "i": 5.0}.get(kind, 1.0) / len(text)
 
 
 def anchors(node: Node, lists: dict[str, PhraseList]) -> set[Key] | None:
@@ -64,7 +72,7 @@ def anchors(node: Node, lists: dict[str, PhraseList]) -> set[Key] | None:
         literals = regex_literals(node.pattern)
         if not literals:
             return None
-        return {("i" if lit.isascii() and lit.isalnum() else "s", fold(lit)) for lit in literals}
+        return {(literals.key_kind(), fold(lit)) for lit in literals.strings}
     if isinstance(node, ListRef):
         names = lists.get(node.name)
         if not names:
@@ -99,38 +107,94 @@ def _word_key(text: str, wildcard: bool, fuzz: int) -> Key | None:
 # ---- literals a regex cannot match without -------------------------------------------------
 
 
-def regex_literals(pattern: str) -> set[str] | None:
-    """Strings one of which every match of `pattern` contains; None when none can be told."""
+@dataclass(frozen=True)
+class Literals:
+    """Strings one of which every match of a regex contains, and whether the match
+    puts a non-word character (or the start or end of the text) right before or after it."""
+
+    strings: frozenset[str]
+    starts_word: bool = False
+    ends_word: bool = False
+
+    def key_kind(self) -> str:
+        """How the presearcher looks the strings up (see the module docstring)."""
+        if not all(s.isascii() and s.isalnum() for s in self.strings):
+            return "s"
+        return {(True, True): "w", (True, False): "p", (False, True): "e"}.get(
+            (self.starts_word, self.ends_word), "i"
+        )
+
+
+def regex_literals(pattern: str) -> Literals | None:
+    """What every match of `pattern` contains; None when nothing can be told."""
     try:
         parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
     except Exception:  # regex-module syntax that `re` does not know: no literals, no harm
         return None
     found = _required(list(parsed))
-    return found if found and min(map(len, found)) >= MIN_SUBSTRING else None
+    return found if found and min(map(len, found.strings)) >= MIN_SUBSTRING else None
 
 
-def _required(items: Sequence[tuple[object, object]]) -> set[str] | None:
+def _required(items: Parts) -> Literals | None:
     """Within a sequence: the best of its literal chains and required sub-patterns.
 
-    A chain is a run of parts that each match one of a few exact strings
-    (`H` then `20|100`), concatenated: {"H20", "H100"}.
+    A chain is a run of parts that each match one of a few exact word
+    characters or strings (`H` then `20|100`), concatenated: {"H20", "H100"}.
+    A separator (a space, `-`, `\\s+`) ends a chain and tells that it ends a word.
     """
-    options: list[set[str]] = []
+    options: list[Literals] = []
     chain: set[str] = {""}
-    for op, arg in items:
-        exact = _exact(str(op), arg)
+    chain_start = 0
+    for i, (op, arg) in enumerate(items):
+        exact = None if _separator(str(op), arg) else _exact(str(op), arg)
         if exact is not None and len(chain) * len(exact) <= MAX_ALTERNATIVES:
+            chain_start = i if chain == {""} else chain_start
             chain = {a + b for a in chain for b in exact}
             continue
         if chain != {""}:
-            options.append(chain)
+            options.append(_chain(items, chain, chain_start, i))
         chain = {""}
-        sub = _required_item(str(op), arg)
-        if sub:
+        if sub := _required_item(str(op), arg):
             options.append(sub)
     if chain != {""}:
-        options.append(chain)
-    return max(options, key=lambda o: min(map(len, o)), default=None)
+        options.append(_chain(items, chain, chain_start, len(items)))
+    return max(options, key=_selectivity, default=None)
+
+
+def _chain(items: Parts, chain: set[str], start: int, end: int) -> Literals:
+    before = items[start - 1] if start > 0 else None
+    after = items[end] if end < len(items) else None
+    starts = before is not None and (
+        _separator(str(before[0]), before[1]) or before == _AT_BEGINNING
+    )
+    ends = after is not None and (_separator(str(after[0]), after[1]) or after == _AT_END)
+    return Literals(frozenset(chain), starts, ends)
+
+
+def _selectivity(option: Literals) -> tuple[bool, int, int]:
+    """Prefer strings looked up per word (no pass over the text), then longer, then bounded."""
+    shortest = min(map(len, option.strings))
+    return option.key_kind() != "s", shortest, option.starts_word + option.ends_word
+
+
+def _separator(name: str, arg: object) -> bool:
+    """A part that matches only characters that are never in a word: whitespace, punctuation.
+
+    Not `\\b` or `\\W`: a superscript digit is outside the regex module's `\\w` but
+    inside our words, so a boundary there does not end a word.
+    """
+    if name == "LITERAL":
+        return not WORD_CHAR.match(chr(arg))  # type: ignore[arg-type]
+    if name == "IN":
+        return all(
+            (str(op) == "LITERAL" and not WORD_CHAR.match(chr(value)))
+            or (str(op) == "CATEGORY" and str(value) == "CATEGORY_SPACE")
+            for op, value in arg  # type: ignore[attr-defined]
+        )
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        low, _, body = arg  # type: ignore[misc]
+        return low >= 1 and len(body) == 1 and _separator(str(body[0][0]), body[0][1])
+    return False
 
 
 def _exact(name: str, arg: object) -> set[str] | None:
@@ -150,7 +214,7 @@ def _exact(name: str, arg: object) -> set[str] | None:
     return None
 
 
-def _exact_sequence(items: Sequence[tuple[object, object]]) -> set[str] | None:
+def _exact_sequence(items: Parts) -> set[str] | None:
     result = {""}
     for op, arg in items:
         part = _exact(str(op), arg)
@@ -160,20 +224,23 @@ def _exact_sequence(items: Sequence[tuple[object, object]]) -> set[str] | None:
     return result
 
 
-def _required_item(name: str, arg: object) -> set[str] | None:
+def _required_item(name: str, arg: object) -> Literals | None:
+    """Literals of a group or repeat, without boundaries: the context is not looked at."""
     if name == "SUBPATTERN":
-        return _required(list(arg[-1]))  # type: ignore[index]
+        found = _required(list(arg[-1]))  # type: ignore[index]
+        return Literals(found.strings) if found else None
     if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
         low, _, body = arg  # type: ignore[misc]
-        return _required(list(body)) if low >= 1 else None
+        found = _required(list(body)) if low >= 1 else None
+        return Literals(found.strings) if found else None
     if name == "BRANCH":
         result: set[str] = set()
         for branch in arg[1]:  # type: ignore[index]
             found = _required(list(branch))
             if not found:
                 return None
-            result |= found
-        return result
+            result |= found.strings
+        return Literals(frozenset(result))
     return None
 
 
@@ -187,10 +254,12 @@ class Presearcher:
     size: int
     by_word: dict[str, list[int]] = field(default_factory=dict)
     by_prefix: dict[str, list[int]] = field(default_factory=dict)
+    by_suffix: dict[str, list[int]] = field(default_factory=dict)
     by_infix: dict[str, list[int]] = field(default_factory=dict)
     by_substring: dict[str, list[int]] = field(default_factory=dict)
     always: list[int] = field(default_factory=list)
     prefix_lengths: list[int] = field(default_factory=list)
+    suffix_lengths: list[int] = field(default_factory=list)
     # which rules a word leads to (exact and prefix keys) never changes, so it is worked
     # out once per word: `seen` holds every word worked out, `leads` those leading somewhere
     seen: set[str] = field(default_factory=set)
@@ -202,8 +271,8 @@ class Presearcher:
     def build(cls, roots: Iterable[Node], lists: dict[str, PhraseList]) -> Presearcher:
         roots = list(roots)
         index = cls(len(roots))
-        tables = {"w": index.by_word, "p": index.by_prefix, "i": index.by_infix}
-        tables["s"] = index.by_substring
+        tables = {"w": index.by_word, "p": index.by_prefix, "e": index.by_suffix}
+        tables |= {"i": index.by_infix, "s": index.by_substring}
         for position, root in enumerate(roots):
             keys = anchors(root, lists)
             if keys is None:
@@ -212,6 +281,7 @@ class Presearcher:
             for kind, text in keys:
                 tables[kind].setdefault(text, []).append(position)
         index.prefix_lengths = sorted({len(p) for p in index.by_prefix})
+        index.suffix_lengths = sorted({len(p) for p in index.by_suffix})
         index.infixes = _automaton(index.by_infix)
         index.substrings = _automaton(index.by_substring)
         return index
@@ -222,6 +292,10 @@ class Presearcher:
             if length > len(word):
                 break
             rules.extend(self.by_prefix.get(word[:length], ()))
+        for length in self.suffix_lengths:
+            if length > len(word):
+                break
+            rules.extend(self.by_suffix.get(word[-length:], ()))
         if self.infixes is not None:
             for _, found in self.infixes.iter(word):
                 rules.extend(found)

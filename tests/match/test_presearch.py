@@ -1,5 +1,7 @@
 """The presearcher only skips work: results are the same as evaluating every rule."""
 
+import json
+import random
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ from monitor.article import Article
 from monitor.match import load_rules
 from monitor.match.engine import PhraseList
 from monitor.match.presearch import anchors, regex_literals
-from monitor.match.query import parse_query
+from monitor.match.query import QueryError, parse_query
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,8 +75,8 @@ def test_shipped_pack_gives_the_same_matches_with_and_without_presearch():
         ("nvidia~1", None),
         ("nvidia OR nvidia~1", None),
         ("/H(20|100)\\b/", {("i", "h20"), ("i", "h100")}),
-        ("/section[ -]232/", {("i", "section")}),
-        ("/U\\.S\\. tariffs/", {("s", "u.s. tariffs")}),
+        ("/section[ -]232/", {("e", "section")}),
+        ("/U\\.S\\. tariffs/", {("p", "tariffs")}),
         ("@names", {("w", "huawei"), ("w", "smic")}),
         ("title:nvidia", {("w", "nvidia")}),
     ],
@@ -84,8 +86,67 @@ def test_anchors(query, keys):
     assert anchors(parse_query(query), lists) == keys
 
 
-def test_regex_literals():
-    assert regex_literals(r"\$\d+ ?billion") == {"billion"}
-    assert regex_literals(r"(a|aa)+$") is None
-    assert regex_literals(r"(?:H20|H200)\b") == {"H20", "H200"}
-    assert regex_literals(r"\bB(?:30A|200)\b") == {"B30A", "B200"}
+@pytest.mark.parametrize(
+    ("pattern", "strings", "kind"),
+    [
+        (r"\$\d+ ?billion", {"billion"}, "i"),  # ` ?` may be absent: "$5billion"
+        (r"\$\d+ billion", {"billion"}, "p"),
+        (r"(?:H20|H200)\b", {"H20", "H200"}, "i"),  # \b is not a separator (see _separator)
+        (r"\bB(?:30A|200)\b", {"B30A", "B200"}, "i"),
+        (r"tariff\s+\d+", {"tariff"}, "e"),
+        (r"^Section 232$", {"Section"}, "w"),
+        (r"U\.S\.-China", {"China"}, "p"),
+        (r"(?:foo bar|baz qux)", {"foo bar", "baz qux"}, "s"),
+        (r"[A-Z]{2}\d+", None, None),
+        (r"(a|aa)+$", None, None),
+    ],
+)
+def test_regex_literals(pattern, strings, kind):
+    found = regex_literals(pattern)
+    if strings is None:
+        assert found is None
+    else:
+        assert (set(found.strings), found.key_kind()) == (strings, kind)
+
+
+def test_regex_prefilter_never_drops_a_match(tmp_path):
+    """Boundary-anchored literals are looked up by word prefix or suffix: check real hits."""
+    queries = [r"/tariff\s+\d+/i", r"/^Section 232/", r"/\$\d+ billion/", r"/U\.S\.-China/"]
+    rules = rules_folder(tmp_path, queries, [])
+    texts = ["New tariff 25 percent", "Section 232 probe", "a $5 billion deal", "U.S.-China talks",
+             "TARIFF   10", "the tariffs 5", "Section232", "supertariff 7", "a $5 billions"]  # fmt: skip
+    for text in texts:
+        article = Article("wire", title="", body=text)
+        assert same(rules, article)[0], text
+    found = {t: same(rules, Article("wire", title="", body=t))[1] for t in texts}
+    assert found["TARIFF   10"] == found["supertariff 7"] == ["r0"]
+    assert found["a $5 billions"] == ["r2"] and found["the tariffs 5"] == []
+
+
+def test_random_nested_rules_give_the_same_matches_with_and_without_presearch(tmp_path):
+    """Every operator, nested, in every field (the generators of test_decide)."""
+    from tests.match.test_decide import article, query
+
+    rng = random.Random(5)
+    queries = []
+    while len(queries) < 300:
+        text = query(rng)
+        try:
+            parse_query(text)
+        except QueryError:
+            continue
+        queries.append(text)
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "names.txt").write_text("Nvidia\nexport controls\nH 20 chips\n")
+    lines = ["rules:"]
+    for i, text in enumerate(queries):
+        lines += [f"  - id: r{i}", f"    query: {json.dumps(text)}"]
+        lines += [f"    fields: [{rng.choice(['title', 'body', 'lead', 'text', 'summary'])}]"]
+    (tmp_path / "rules.yaml").write_text("\n".join(lines) + "\n")
+    rules = load_rules([tmp_path])
+    matched = 0
+    for _ in range(60):
+        equal, found = same(rules, article(rng))
+        assert equal
+        matched += len(found)
+    assert matched > 1000
