@@ -20,6 +20,11 @@ A rule with no anchor (a lone fuzzy word, a regex without a literal, a pure
 NOT) is a candidate for every article. The rest are found through an
 inverted index from key to rules, so the cost per article grows with its
 length and its candidates, not with the number of rules.
+
+Some keys do more than select: a rule that is one word, or words and word
+prefixes joined by OR, on the default fields, matches as soon as one of
+them is in the title, summary or body. Such hits are *decided* here, and the
+rule's check is skipped; watchlists of names are mostly rules of this kind.
 """
 
 from __future__ import annotations
@@ -31,9 +36,21 @@ from dataclasses import dataclass, field
 import ahocorasick
 import regex
 
-from monitor.match.engine import PhraseList
-from monitor.match.query import And, AtLeast, Field, ListRef, Near, Node, Not, Or, Regex, Terms
-from monitor.match.text import ALL_FIELDS, AnalyzedArticle, fold
+from monitor.match.engine import PhraseList, plain_fields
+from monitor.match.query import (
+    And,
+    AtLeast,
+    Field,
+    ListRef,
+    Near,
+    Node,
+    Not,
+    Or,
+    Regex,
+    Terms,
+    Word,
+)
+from monitor.match.text import ALL_FIELDS, TEXT_FIELDS, AnalyzedArticle, fold
 
 Key = tuple[str, str]  # ("w", word) | ("p" | "e", prefix or suffix) | ("i" | "s", literal)
 Parts = Sequence[tuple[object, object]]  # a regex as the standard library's parser gives it
@@ -93,6 +110,17 @@ def anchors(node: Node, lists: dict[str, PhraseList]) -> set[Key] | None:
     if isinstance(node, Field | AtLeast):
         return anchors(node.child, lists)
     return None
+
+
+def decisive_words(root: Node, fields: tuple[str, ...]) -> list[Word]:
+    """The words (exact or prefix wildcards) whose presence in a text field decides the rule."""
+    if plain_fields(fields) != TEXT_FIELDS:
+        return []
+    terms = root.children if isinstance(root, Or) else (root,)
+    if not all(isinstance(t, Terms) for t in terms):
+        return []
+    words = [s[0] for t in terms for s in t.spellings if len(s) == 1]  # type: ignore[union-attr]
+    return [w for w in words if not w.fuzz and _word_key(w.text, w.wildcard, 0)]
 
 
 def _word_key(text: str, wildcard: bool, fuzz: int) -> Key | None:
@@ -260,17 +288,31 @@ class Presearcher:
     always: list[int] = field(default_factory=list)
     prefix_lengths: list[int] = field(default_factory=list)
     suffix_lengths: list[int] = field(default_factory=list)
-    # which rules a word leads to (exact and prefix keys) never changes, so it is worked
-    # out once per word: `seen` holds every word worked out, `leads` those leading somewhere
+    decided_by_word: dict[str, list[int]] = field(default_factory=dict)
+    decided_by_prefix: dict[str, list[tuple[int, Word]]] = field(default_factory=dict)
+    # which rules a word leads to (and decides) never changes, so it is worked out once
+    # per word: `seen` holds every word worked out, `leads` and `decides` those that count
     seen: set[str] = field(default_factory=set)
     leads: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    decides: dict[str, tuple[int, ...]] = field(default_factory=dict)
     infixes: ahocorasick.Automaton | None = None
     substrings: ahocorasick.Automaton | None = None
 
     @classmethod
-    def build(cls, roots: Iterable[Node], lists: dict[str, PhraseList]) -> Presearcher:
-        roots = list(roots)
-        index = cls(len(roots))
+    def build(
+        cls, rules: Iterable[tuple[Node, tuple[str, ...]]], lists: dict[str, PhraseList]
+    ) -> Presearcher:
+        """From each rule's query and fields."""
+        rules = list(rules)
+        index = cls(len(rules))
+        for position, (root, fields) in enumerate(rules):
+            for word in decisive_words(root, fields):
+                if word.wildcard:
+                    prefix = index.decided_by_prefix.setdefault(word.prefix, [])
+                    prefix.append((position, word))
+                else:
+                    index.decided_by_word.setdefault(word.text, []).append(position)
+        roots = [root for root, _ in rules]
         tables = {"w": index.by_word, "p": index.by_prefix, "e": index.by_suffix}
         tables |= {"i": index.by_infix, "s": index.by_substring}
         for position, root in enumerate(roots):
@@ -301,24 +343,43 @@ class Presearcher:
                 rules.extend(found)
         return tuple(rules)
 
+    def _rules_decided_by(self, word: str) -> tuple[int, ...]:
+        rules = list(self.decided_by_word.get(word, ()))
+        for length in self.prefix_lengths:
+            if length > len(word):
+                break
+            for rule, wildcard in self.decided_by_prefix.get(word[:length], ()):
+                if wildcard.pattern is not None and wildcard.pattern.fullmatch(word):
+                    rules.append(rule)
+        return tuple(rules)
+
     def candidates(self, doc: AnalyzedArticle) -> list[int]:
         """Positions of the rules worth evaluating on this article, in rule order."""
-        found = set(self.always)
+        return self.search(doc)[0]
+
+    def search(self, doc: AnalyzedArticle) -> tuple[list[int], set[int]]:
+        """The candidates in rule order, and those of them already decided to match."""
+        found, decided = set(self.always), set()
         if len(self.seen) > WORD_CACHE_LIMIT:
             self.seen.clear()
             self.leads.clear()
-        leads = self.leads
+            self.decides.clear()
+        leads, decides = self.leads, self.decides
         for name in ALL_FIELDS:  # set operations and map() keep the loops in C
             words = doc.field(name).word_set
             for word in words.difference(self.seen):
                 self.seen.add(word)
                 if rules := self._rules_for(word):
                     leads[word] = rules
+                if rules := self._rules_decided_by(word):
+                    decides[word] = rules
             found.update(*map(leads.__getitem__, leads.keys() & words))
+            if name in TEXT_FIELDS:
+                decided.update(*map(decides.__getitem__, decides.keys() & words))
         if self.substrings is not None:
             for _, rules in self.substrings.iter(doc.folded_text()):
                 found.update(rules)
-        return sorted(found)
+        return sorted(found), decided
 
 
 def _automaton(literals: dict[str, list[int]]) -> ahocorasick.Automaton | None:

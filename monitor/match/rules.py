@@ -101,7 +101,7 @@ class Rule:
         return compile_check(self.root, self.fields)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Match:
     rule: Rule
     article_id: str
@@ -127,7 +127,7 @@ class RuleSet:
 
     @cached_property
     def presearcher(self) -> Presearcher:
-        return Presearcher.build((rule.root for rule in self.rules), self.lists)
+        return Presearcher.build(((rule.root, rule.fields) for rule in self.rules), self.lists)
 
     def match(self, article: Article, reference: bool = False) -> list[Match]:
         """The rules that match, in rule order.
@@ -138,18 +138,19 @@ class RuleSet:
         """
         evaluator = self.evaluator(article)
         if reference:
-            candidates = self.rules
+            candidates, decided = range(len(self.rules)), set()
         else:
-            candidates = [self.rules[i] for i in self.presearcher.candidates(evaluator.doc)]
+            candidates, decided = self.presearcher.search(evaluator.doc)
         matches = []
-        for rule in candidates:
+        for i in candidates:
+            rule = self.rules[i]
             if not rule.applies_to(article.source_id):
                 continue
             timeouts = len(evaluator.timeouts)
             if reference:
                 matched = evaluator.evaluate(rule.root, rule.fields).matched
             else:
-                matched = rule.holds(evaluator)
+                matched = i in decided or rule.holds(evaluator)
             if len(evaluator.timeouts) > timeouts:
                 self.regex_timeouts[rule.id] += 1
                 log.warning("a regex timed out; the rule was skipped for this article",

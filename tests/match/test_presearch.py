@@ -12,6 +12,7 @@ from monitor.match import load_rules
 from monitor.match.engine import PhraseList
 from monitor.match.presearch import anchors, regex_literals
 from monitor.match.query import QueryError, parse_query
+from monitor.match.text import AnalyzedArticle
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -150,3 +151,16 @@ def test_random_nested_rules_give_the_same_matches_with_and_without_presearch(tm
         assert equal
         matched += len(found)
     assert matched > 1000
+
+
+def test_rules_decided_by_the_presearcher_still_respect_fields(tmp_path):
+    """A one-word rule is decided by its word in the title, summary or body, not elsewhere."""
+    queries = ["nvidia", "nvid*", "nvidia OR amd", "title:nvidia", "author:nvidia"]
+    rules = rules_folder(tmp_path, queries, [])
+    elsewhere = Article("nvidia-wire", title="Chips", body="Export curbs.",
+                        url="https://example.com/nvidia", authors=("Nvidia Desk",))  # fmt: skip
+    assert same(rules, elsewhere) == (True, ["r4"])
+    in_summary = Article("wire", title="Chips", summary="NVIDIA's chips", body="")
+    assert same(rules, in_summary) == (True, ["r0", "r1", "r2"])
+    decided = rules.presearcher.search(AnalyzedArticle(in_summary))[1]
+    assert decided == {0, 1, 2}
