@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 
 import regex
 
@@ -46,16 +46,7 @@ class Word:
 
     @cached_property
     def pattern(self) -> regex.Pattern[str] | None:
-        if self.wildcard:
-            letter = r"[\p{L}\p{N}\p{M}]"
-            pieces = (f"{letter}*" if c == "*" else letter if c == "?" else regex.escape(c)
-                      for c in self.text)  # fmt: skip
-            return regex.compile("".join(pieces))
-        if self.fuzz:
-            return regex.compile(
-                f"(?:{regex.escape(self.text)}){{e<={self.fuzz}}}", regex.BESTMATCH
-            )
-        return None
+        return _word_pattern(self.text, self.wildcard, self.fuzz)
 
     @cached_property
     def prefix(self) -> str:
@@ -79,6 +70,19 @@ class Terms:
 
     def __str__(self) -> str:
         return self.source
+
+
+@cache
+def _word_pattern(text: str, wildcard: bool, fuzz: int) -> regex.Pattern[str] | None:
+    """Compiled once per distinct word: 10,000 rules repeat many."""
+    if wildcard:
+        letter = r"[\p{L}\p{N}\p{M}]"
+        pieces = (f"{letter}*" if c == "*" else letter if c == "?" else regex.escape(c)
+                  for c in text)  # fmt: skip
+        return regex.compile("".join(pieces))
+    if fuzz:
+        return regex.compile(f"(?:{regex.escape(text)}){{e<={fuzz}}}", regex.BESTMATCH)
+    return None
 
 
 LETTERS_DIGITS = regex.compile(r"^(\p{L}+)(\p{N}+)$|^(\p{N}+)(\p{L}+)$")

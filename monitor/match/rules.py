@@ -129,6 +129,13 @@ class RuleSet:
     def presearcher(self) -> Presearcher:
         return Presearcher.build(((rule.root, rule.fields) for rule in self.rules), self.lists)
 
+    def compile(self) -> None:
+        """Build the presearcher and every rule's check now, so the first article waits for
+        none of it."""
+        _ = self.presearcher
+        for rule in self.rules:
+            _ = rule.holds
+
     def match(self, article: Article, reference: bool = False) -> list[Match]:
         """The rules that match, in rule order.
 
@@ -236,7 +243,9 @@ def load_rules(
             rules.append(built)
     if problems:
         raise UserError(problems)
-    return RuleSet(rules, lists, version=fingerprint(paths), files=len(files))
+    rule_set = RuleSet(rules, lists, version=fingerprint(paths), files=len(files))
+    rule_set.compile()
+    return rule_set
 
 
 def _display(path: Path, root: Path | None) -> str:
