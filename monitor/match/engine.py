@@ -11,6 +11,7 @@ when its root holds, and its hits are what the alert highlights.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -78,19 +79,14 @@ class Evaluator:
     regex_timeout: float = 0.05
     timeouts: list[str] = field(default_factory=list)
     _regex_hits: dict[tuple[str, bool, str], list[Hit]] = field(default_factory=dict)
-    _word_sets: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
     _sorted_words: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
+    words_in: Callable[[tuple[str, ...]], set[str]] = field(init=False, repr=False)
 
-    def words_in(self, names: tuple[str, ...]) -> set[str]:
-        """Every word of these fields: one set lookup answers "is this word there?"."""
-        found = self._word_sets.get(names)
-        if found is None:
-            sets = [self.doc.field(name).word_set for name in names]
-            found = self._word_sets[names] = sets[0] if len(sets) == 1 else set().union(*sets)
-        return found
+    def __post_init__(self) -> None:
+        self.words_in = self.doc.words_in  # the checks' hottest call, one lookup shorter
 
     def sorted_words(self, names: tuple[str, ...]) -> list[str]:
-        """The same words sorted, so a wildcard's prefix is a bisect away."""
+        """The words of these fields sorted, so a wildcard's prefix is a bisect away."""
         found = self._sorted_words.get(names)
         if found is None:
             found = self._sorted_words[names] = sorted(self.words_in(names))

@@ -50,7 +50,7 @@ from monitor.match.query import (
     Terms,
     Word,
 )
-from monitor.match.text import ALL_FIELDS, TEXT_FIELDS, AnalyzedArticle, fold
+from monitor.match.text import OTHER_FIELDS, TEXT_FIELDS, AnalyzedArticle, fold
 
 Key = tuple[str, str]  # ("w", word) | ("p" | "e", prefix or suffix) | ("i" | "s", literal)
 Parts = Sequence[tuple[object, object]]  # a regex as the standard library's parser gives it
@@ -365,8 +365,8 @@ class Presearcher:
             self.leads.clear()
             self.decides.clear()
         leads, decides = self.leads, self.decides
-        for name in ALL_FIELDS:  # set operations and map() keep the loops in C
-            words = doc.field(name).word_set
+        for fields in (TEXT_FIELDS, OTHER_FIELDS):  # set operations and map() loop in C
+            words = doc.words_in(fields)
             for word in words.difference(self.seen):
                 self.seen.add(word)
                 if rules := self._rules_for(word):
@@ -374,7 +374,7 @@ class Presearcher:
                 if rules := self._rules_decided_by(word):
                     decides[word] = rules
             found.update(*map(leads.__getitem__, leads.keys() & words))
-            if name in TEXT_FIELDS:
+            if fields == TEXT_FIELDS:
                 decided.update(*map(decides.__getitem__, decides.keys() & words))
         if self.substrings is not None:
             for _, rules in self.substrings.iter(doc.folded_text()):

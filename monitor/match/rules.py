@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -25,7 +25,17 @@ from monitor.errors import Problem, UserError, did_you_mean, key_path
 from monitor.match.decide import Check, compile_check
 from monitor.match.engine import Evaluator, Hit, PhraseList
 from monitor.match.presearch import Presearcher
-from monitor.match.query import FIELDS, And, ListRef, Node, Not, Or, QueryError, parse_query
+from monitor.match.query import (
+    FIELDS,
+    And,
+    ListRef,
+    Node,
+    Not,
+    Or,
+    QueryError,
+    Regex,
+    parse_query,
+)
 from monitor.match.text import AnalyzedArticle, words_of
 from monitor.settings import Cron, Duration, Strict
 from monitor.yamlsrc import Document, Loc, load_yaml
@@ -34,6 +44,7 @@ log = logging.getLogger(__name__)
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 Severity = Literal["info", "low", "medium", "high", "critical"]
 TestCase = str | dict[str, Any]
+N = TypeVar("N", ListRef, Regex)
 
 
 class RuleTests(Strict):
@@ -121,6 +132,7 @@ class RuleSet:
     version: str = ""  # fingerprint of the files it was loaded from
     files: int = 0
     regex_timeouts: Counter[str] = field(default_factory=Counter)  # rule id -> count
+    _skipped_for_source: dict[str, frozenset[int]] = field(default_factory=dict, repr=False)
 
     def evaluator(self, article: Article) -> Evaluator:
         return Evaluator(AnalyzedArticle(article), self.lists, self.regex_timeout)
@@ -129,12 +141,14 @@ class RuleSet:
     def presearcher(self) -> Presearcher:
         return Presearcher.build(((rule.root, rule.fields) for rule in self.rules), self.lists)
 
+    @cached_property
+    def checks(self) -> list[Check]:
+        return [rule.holds for rule in self.rules]
+
     def compile(self) -> None:
         """Build the presearcher and every rule's check now, so the first article waits for
         none of it."""
-        _ = self.presearcher
-        for rule in self.rules:
-            _ = rule.holds
+        _ = self.presearcher, self.checks
 
     def match(self, article: Article, reference: bool = False) -> list[Match]:
         """The rules that match, in rule order.
@@ -143,28 +157,37 @@ class RuleSet:
         every rule's tree with the evaluator: the plain definition that tests
         hold the fast path to.
         """
-        evaluator = self.evaluator(article)
+        evaluator, rules = self.evaluator(article), self.rules
+        skipped = self._skipped(article.source_id)
         if reference:
-            candidates, decided = range(len(self.rules)), set()
+            candidates = [i for i in range(len(rules)) if i not in skipped]
+            found = [i for i in candidates
+                     if evaluator.evaluate(rules[i].root, rules[i].fields).matched]  # fmt: skip
         else:
             candidates, decided = self.presearcher.search(evaluator.doc)
-        matches = []
-        for i in candidates:
-            rule = self.rules[i]
-            if not rule.applies_to(article.source_id):
-                continue
-            timeouts = len(evaluator.timeouts)
-            if reference:
-                matched = evaluator.evaluate(rule.root, rule.fields).matched
-            else:
-                matched = i in decided or rule.holds(evaluator)
-            if len(evaluator.timeouts) > timeouts:
+            checks = self.checks
+            found = [
+                i for i in candidates if i not in skipped and (i in decided or checks[i](evaluator))
+            ]
+        if evaluator.timeouts:
+            self._count_timeouts(evaluator.timeouts, [rules[i] for i in candidates], article)
+        return [Match(rules[i], article.id, evaluator) for i in found]
+
+    def _skipped(self, source_id: str) -> frozenset[int]:
+        """The rules that do not apply to this source (their `sources:`), worked out once."""
+        if source_id not in self._skipped_for_source:
+            self._skipped_for_source[source_id] = frozenset(
+                i for i, rule in enumerate(self.rules) if not rule.applies_to(source_id)
+            )
+        return self._skipped_for_source[source_id]
+
+    def _count_timeouts(self, regexes: list[str], evaluated: list[Rule], article: Article) -> None:
+        timed_out = set(regexes)
+        for rule in evaluated:
+            if timed_out & {node.source for node in _nodes(rule.root, Regex)}:
                 self.regex_timeouts[rule.id] += 1
                 log.warning("a regex timed out; the rule was skipped for this article",
                             extra={"rule": rule.id, "article": article.id})  # fmt: skip
-            if matched:
-                matches.append(Match(rule, article.id, evaluator))
-        return matches
 
     def get(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
@@ -396,7 +419,7 @@ def _resolve_lists(
     key: str,
 ) -> bool:
     ok = True
-    for ref in _list_refs(node):
+    for ref in _nodes(node, ListRef):
         if ref.name in lists:
             continue
         path = folder / "lists" / f"{ref.name}.txt"
@@ -419,16 +442,15 @@ def _resolve_lists(
     return ok
 
 
-def _list_refs(node: Node) -> list[ListRef]:
-    if isinstance(node, ListRef):
+def _nodes(node: Node, kind: type[N]) -> list[N]:
+    """Every node of this kind in a query tree."""
+    if isinstance(node, kind):
         return [node]
-    children: list[Node] = []
-    for name in ("children",):
-        children.extend(getattr(node, name, ()))
+    children: list[Node] = list(getattr(node, "children", ()))
     for name in ("child", "left", "right"):
         if hasattr(node, name):
             children.append(getattr(node, name))
-    return [ref for child in children for ref in _list_refs(child)]
+    return [found for child in children for found in _nodes(child, kind)]
 
 
 def validation_problems(

@@ -35,7 +35,8 @@ ABBREVIATIONS = frozenset(
     "u.n a.m p.m e.g i.e fig art sec dept est approx".split()
 )
 TEXT_FIELDS = ("title", "summary", "body")
-ALL_FIELDS = (*TEXT_FIELDS, "author", "url", "source")
+OTHER_FIELDS = ("author", "url", "source")
+ALL_FIELDS = (*TEXT_FIELDS, *OTHER_FIELDS)
 
 
 def fold(text: str) -> str:
@@ -145,23 +146,27 @@ class AnalyzedArticle:
     def __init__(self, article: Article) -> None:
         self.article = article
         self._fields: dict[str, FieldText] = {}
+        self._words: dict[tuple[str, ...], set[str]] = {}
 
     def field(self, name: str) -> FieldText:
-        if name not in self._fields:
-            self._fields[name] = FieldText(name, self._raw(name))
-        return self._fields[name]
+        found = self._fields.get(name)
+        if found is None:
+            found = self._fields[name] = FieldText(name, self._raw(name))
+        return found
+
+    def words_in(self, names: tuple[str, ...]) -> set[str]:
+        """Every word of these fields: one set lookup answers "is this word there?"."""
+        found = self._words.get(names)
+        if found is None:
+            sets = [self.field(name).word_set for name in names]
+            found = self._words[names] = sets[0] if len(sets) == 1 else set().union(*sets)
+        return found
 
     def _raw(self, name: str) -> str:
         a = self.article
-        values = {
-            "title": a.title,
-            "summary": a.summary,
-            "body": a.body,
-            "author": ", ".join(a.authors),
-            "url": a.url,
-            "source": a.source_id,
-        }
-        return values[name]
+        if name == "author":
+            return ", ".join(a.authors)
+        return a.source_id if name == "source" else getattr(a, name)
 
     def folded_text(self) -> str:
         return fold("\n".join(self._raw(name) for name in ALL_FIELDS))
