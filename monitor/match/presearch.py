@@ -21,10 +21,16 @@ NOT) is a candidate for every article. The rest are found through an
 inverted index from key to rules, so the cost per article grows with its
 length and its candidates, not with the number of rules.
 
+An anchor is one key, so a candidate may still lack the other words its
+rule needs (a phrase or an AND anchored on one word). Each rule also keeps
+its *necessary words*, and a candidate missing one is dropped with a set
+comparison instead of running its check.
+
 Some keys do more than select: a rule that is one word, or words and word
 prefixes joined by OR, on the default fields, matches as soon as one of
-them is in the title, summary or body. Such hits are *decided* here, and the
-rule's check is skipped; watchlists of names are mostly rules of this kind.
+them is in the title, summary or body; an AND of plain words matches when
+its necessary words are all there. Such rules are *decided* here, and their
+checks are skipped; watchlists of names are mostly rules of this kind.
 """
 
 from __future__ import annotations
@@ -121,6 +127,31 @@ def decisive_words(root: Node, fields: tuple[str, ...]) -> list[Word]:
         return []
     words = [s[0] for t in terms for s in t.spellings if len(s) == 1]  # type: ignore[union-attr]
     return [w for w in words if not w.fuzz and _word_key(w.text, w.wildcard, 0)]
+
+
+def necessary_words(node: Node) -> frozenset[str]:
+    """Exact words the node cannot hold without, in the fields it looks at; empty if none."""
+    if isinstance(node, Terms):
+        if len(node.spellings) != 1:  # "h20" or "h 20": neither word is needed
+            return frozenset()
+        return frozenset(w.text for w in node.spellings[0] if not (w.wildcard or w.fuzz))
+    if isinstance(node, And | Near):
+        children = node.children if isinstance(node, And) else (node.left, node.right)
+        return frozenset().union(*map(necessary_words, children))
+    if isinstance(node, Or):
+        return frozenset.intersection(*map(necessary_words, node.children))
+    if isinstance(node, AtLeast):
+        return necessary_words(node.child)
+    return frozenset()  # NOT, a field prefix (it looks elsewhere), a regex, a list
+
+
+def _all_plain_words(node: Node) -> bool:
+    """An AND of exact single words: holds exactly when its necessary words are present."""
+    return isinstance(node, And) and all(
+        isinstance(c, Terms) and len(c.spellings) == 1 and len(c.spellings[0]) == 1
+        and not (c.spellings[0][0].wildcard or c.spellings[0][0].fuzz)
+        for c in node.children
+    )  # fmt: skip
 
 
 def _word_key(text: str, wildcard: bool, fuzz: int) -> Key | None:
@@ -290,6 +321,9 @@ class Presearcher:
     suffix_lengths: list[int] = field(default_factory=list)
     decided_by_word: dict[str, list[int]] = field(default_factory=dict)
     decided_by_prefix: dict[str, list[tuple[int, Word]]] = field(default_factory=dict)
+    # per rule: the fields and the words it needs there, or None when nothing is known
+    needs: list[tuple[tuple[str, ...], frozenset[str]] | None] = field(default_factory=list)
+    decided_by_needs: set[int] = field(default_factory=set)
     # which rules a word leads to (and decides) never changes, so it is worked out once
     # per word: `seen` holds every word worked out, `leads` and `decides` those that count
     seen: set[str] = field(default_factory=set)
@@ -306,6 +340,10 @@ class Presearcher:
         rules = list(rules)
         index = cls(len(rules))
         for position, (root, fields) in enumerate(rules):
+            names, words = plain_fields(fields), necessary_words(root)
+            index.needs.append((names, words) if names and words else None)
+            if names and _all_plain_words(root):
+                index.decided_by_needs.add(position)
             for word in decisive_words(root, fields):
                 if word.wildcard:
                     prefix = index.decided_by_prefix.setdefault(word.prefix, [])
@@ -379,7 +417,13 @@ class Presearcher:
         if self.substrings is not None:
             for _, rules in self.substrings.iter(doc.folded_text()):
                 found.update(rules)
-        return sorted(found), decided
+        needs, words_in, candidates = self.needs, doc.words_in, []
+        for rule in sorted(found):
+            need = needs[rule]
+            if need is None or need[1] <= words_in(need[0]):
+                candidates.append(rule)
+        decided.update(self.decided_by_needs.intersection(candidates))
+        return candidates, decided
 
 
 def _automaton(literals: dict[str, list[int]]) -> ahocorasick.Automaton | None:
