@@ -1,14 +1,18 @@
 """How fast do rules match? The engine against the naive loop (and Hyperscan, if installed).
 
     python bench/match.py                 # 100, 1,000 and 10,000 rules on 2,000 articles
-    python bench/match.py --sizes 100 --articles 500
+    python bench/match.py --sizes 100 --articles 500 --passes 3
 
-Each rule-set size runs in a fresh subprocess, so its peak RSS is its own.
-Prints articles/s, MB/s, compile time and peak RSS per size, for the engine
-(presearcher + verification), the naive loop (every rule on every article,
-on a sample since it is slow) and Hyperscan on the same literal and regex
-patterns (it only finds terms; the engine also decides NEAR, ATLEAST, NOT),
-then the ratios the performance contract names. Medians of three runs.
+The machine is shared and noisy, and its speed drifts within minutes, so
+every size is timed in one process, pass after pass in turn (100, 1,000,
+10,000, then again): each ratio compares passes run side by side. Figures
+are medians over the passes. The first pass over the articles is reported
+apart ("cold"): the presearcher then meets every word for the first time,
+as a freshly started daemon does; a daemon that has run for an hour has
+met most of them. Compile time and peak RSS come from a fresh subprocess
+per size, so each size's memory is its own. Hyperscan scans for the same
+literal and regex patterns; it only finds terms, where the engine also
+decides NEAR, ATLEAST and NOT.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.corpus import Corpus  # noqa: E402
-from monitor.match import load_rules  # noqa: E402
+from monitor.match import RuleSet, load_rules  # noqa: E402
 from monitor.match.text import AnalyzedArticle  # noqa: E402
 
 NAIVE_SAMPLE = {100: 400, 1000: 60, 10000: 12}
@@ -43,60 +48,42 @@ def write_rules(folder: Path, queries: list[str], names: list[str]) -> None:
     (folder / "rules.yaml").write_text("\n".join(lines) + "\n")
 
 
-def timed(function, repeat: int = 3) -> float:
-    """Median seconds of `repeat` runs."""
-    runs = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        runs.append(time.perf_counter() - started)
-    return statistics.median(runs)
+def seconds(function: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
 
 
-def one_size(size: int, count: int) -> dict[str, float]:
+def workload(size: int, count: int) -> tuple[Corpus, list, list[str]]:
     corpus = Corpus(seed=1)
     articles = corpus.articles(count)
-    queries = corpus.rule_queries(size)
-    megabytes = sum(len(a.title) + len(a.body) for a in articles) / 1e6
+    return corpus, articles, corpus.rule_queries(size)
+
+
+def compiled(size: int, count: int) -> tuple[RuleSet, float]:
+    corpus, _, queries = workload(size, count)
     with tempfile.TemporaryDirectory() as tmp:
         write_rules(Path(tmp), queries, corpus.names)
         started = time.perf_counter()
-        rules = load_rules([Path(tmp)])
-        _ = rules.presearcher
-        compile_s = time.perf_counter() - started
-
-    matched = [0]
-
-    def engine() -> None:
-        matched[0] = sum(len(rules.match(a)) for a in articles)
-
-    engine_s = timed(engine)
-    sample = articles[: NAIVE_SAMPLE.get(size, 50)]
-    naive_s = timed(lambda: [rules.match(a, reference=True) for a in sample], repeat=1)
-    candidates = statistics.mean(
-        len(rules.presearcher.candidates(AnalyzedArticle(a))) for a in articles[:200]
-    )
-    result = {
-        "rules": size,
-        "compile_s": compile_s,
-        "engine_aps": len(articles) / engine_s,
-        "engine_mbps": megabytes / engine_s,
-        "naive_aps": len(sample) / naive_s,
-        "matches_per_article": matched[0] / len(articles),
-        "candidates_per_article": candidates,
-        "always_candidates": len(rules.presearcher.always),
-    }
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result.update(hyperscan_rate(queries, corpus.names, articles))
-    return result
+        rules = load_rules([Path(tmp)])  # parses, then compiles presearcher and checks
+        return rules, time.perf_counter() - started
 
 
-def hyperscan_rate(queries: list[str], names: list[str], articles: list) -> dict[str, float]:
+def footprint(size: int, count: int) -> dict[str, float]:
+    """In a fresh process: compile time, and peak RSS after one pass over the articles."""
+    rules, compile_s = compiled(size, count)
+    for article in workload(size, count)[1]:
+        rules.match(article)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"compile_s": compile_s, "peak_rss_mb": rss}
+
+
+def hyperscan_scanner(queries: list[str], names: list[str], articles: list):
     """Hyperscan scanning for the same terms (words, phrases, prefixes, regexes, list names)."""
     try:
         import hyperscan
     except ImportError:
-        return {}
+        return None, 0.0
     patterns = []
     for query in queries:
         if query == "@names":
@@ -111,9 +98,9 @@ def hyperscan_rate(queries: list[str], names: list[str], articles: list) -> dict
                 body = r"\s+".join(re.escape(w).replace(r"\*", r"\w*") for w in text.split())
                 patterns.append(rf"\b{body}\b")
     database = hyperscan.Database()
-    started = time.perf_counter()
     expressions = [p.encode() for p in patterns]
     flags = [hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions)
+    started = time.perf_counter()
     database.compile(expressions=expressions, ids=list(range(len(expressions))), flags=flags)
     compile_s = time.perf_counter() - started
     texts = [f"{a.title}\n{a.body}".encode() for a in articles]
@@ -122,40 +109,86 @@ def hyperscan_rate(queries: list[str], names: list[str], articles: list) -> dict
         for text in texts:
             database.scan(text, match_event_handler=lambda *args: None)
 
-    return {"hyperscan_aps": len(texts) / timed(scan), "hyperscan_compile_s": compile_s}
+    return scan, compile_s
+
+
+def measure(sizes: list[int], count: int, passes: int) -> list[dict[str, float]]:
+    results, engines, scanners = [], [], []
+    for size in sizes:
+        corpus, articles, queries = workload(size, count)
+        rules, _ = compiled(size, count)
+        matched = [0]
+
+        def engine(rules=rules, articles=articles, matched=matched) -> None:
+            matched[0] = sum(len(rules.match(a)) for a in articles)
+
+        cold = seconds(engine)
+        sample = articles[: NAIVE_SAMPLE.get(size, 50)]
+        naive_s = seconds(lambda: [rules.match(a, reference=True) for a in sample])  # noqa: B023
+        found = [rules.presearcher.search(AnalyzedArticle(a)) for a in articles[:200]]
+        scan, hs_compile = hyperscan_scanner(queries, corpus.names, articles)
+        megabytes = sum(len(a.title) + len(a.body) for a in articles) / 1e6
+        results.append({
+            "rules": size, "articles": len(articles), "megabytes": megabytes,
+            "cold_aps": len(articles) / cold, "naive_aps": len(sample) / naive_s,
+            "matches_per_article": matched[0] / len(articles),
+            "candidates_per_article": statistics.mean(len(c) for c, _ in found),
+            "decided_per_article": statistics.mean(len(d) for _, d in found),
+            "hyperscan_compile_s": hs_compile,
+        })  # fmt: skip
+        engines.append(engine)
+        scanners.append(scan)
+    timings: list[dict[str, list[float]]] = [{"engine": [], "hyperscan": []} for _ in sizes]
+    for _ in range(passes):  # sizes in turn, so drift hits all of them alike
+        for timing, engine, scan in zip(timings, engines, scanners, strict=True):
+            timing["engine"].append(seconds(engine))
+            if scan is not None:
+                timing["hyperscan"].append(seconds(scan))
+    for result, timing in zip(results, timings, strict=True):
+        engine_s = statistics.median(timing["engine"])
+        result["engine_aps"] = result["articles"] / engine_s
+        result["engine_mbps"] = result["megabytes"] / engine_s
+        if timing["hyperscan"]:
+            result["hyperscan_aps"] = result["articles"] / statistics.median(timing["hyperscan"])
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--articles", type=int, default=2000)
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--footprint", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(one_size(args.one, args.articles)))
+    if args.footprint:
+        print(json.dumps(footprint(args.footprint, args.articles)))
         return
-    results = []
+    footprints = []  # first: a child's peak RSS starts from its parent's at fork
     for size in args.sizes:
         out = subprocess.run(
-            [sys.executable, __file__, "--one", str(size), "--articles", str(args.articles)],
+            [sys.executable, __file__, "--footprint", str(size), "--articles", str(args.articles)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
-        results.append(json.loads(out.stdout))
-        report(results[-1])
+        footprints.append(json.loads(out.stdout))
+    results = measure(args.sizes, args.articles, args.passes)
+    for result, footprint_ in zip(results, footprints, strict=True):
+        result.update(footprint_)
+        report(result)
     summary(results)
 
 
 def report(r: dict[str, float]) -> None:
     hyperscan = (
-        f"  hyperscan {r['hyperscan_aps']:8.0f} art/s (compile {r['hyperscan_compile_s']:.2f}s)"
+        f"  hyperscan {r['hyperscan_aps']:8.0f} art/s (compile {r['hyperscan_compile_s']:.1f}s)"
         if "hyperscan_aps" in r
         else "  hyperscan not installed (pip install '.[bench]')"
     )
     print(
         f"{r['rules']:>6} rules: engine {r['engine_aps']:8.0f} art/s {r['engine_mbps']:5.1f} MB/s"
-        f"  naive {r['naive_aps']:8.1f} art/s  compile {r['compile_s']:.2f}s"
-        f"  peak RSS {r['peak_rss_mb']:.0f} MB"
-        f"  candidates/article {r['candidates_per_article']:.1f} (always {r['always_candidates']})"
+        f" (cold first pass {r['cold_aps']:.0f})  naive {r['naive_aps']:8.1f} art/s"
+        f"  compile {r['compile_s']:.2f}s  peak RSS {r['peak_rss_mb']:.0f} MB\n"
+        f"{'':>13}candidates/article {r['candidates_per_article']:.1f}"
+        f" (decided by the presearcher {r['decided_per_article']:.1f})"
         f"  matches/article {r['matches_per_article']:.2f}\n"
         f"{'':>13}{hyperscan}"
     )
@@ -163,7 +196,7 @@ def report(r: dict[str, float]) -> None:
 
 def summary(results: list[dict[str, float]]) -> None:
     by_size = {r["rules"]: r for r in results}
-    print("\nratios (same run):")
+    print("\nratios (passes side by side, same run):")
     for r in results:
         line = f"  {r['rules']:>6} rules: engine/naive {r['engine_aps'] / r['naive_aps']:7.1f}x"
         if "hyperscan_aps" in r:
