@@ -321,8 +321,9 @@ class Presearcher:
     suffix_lengths: list[int] = field(default_factory=list)
     decided_by_word: dict[str, list[int]] = field(default_factory=dict)
     decided_by_prefix: dict[str, list[tuple[int, Word]]] = field(default_factory=dict)
-    # per rule: the fields and the words it needs there, or None when nothing is known
-    needs: list[tuple[tuple[str, ...], frozenset[str]] | None] = field(default_factory=list)
+    # per rule: the words it needs, and where (an index into `need_fields`), or None
+    needs: list[tuple[int, frozenset[str]] | None] = field(default_factory=list)
+    need_fields: list[tuple[str, ...]] = field(default_factory=list)
     decided_by_needs: set[int] = field(default_factory=set)
     # which rules a word leads to (and decides) never changes, so it is worked out once
     # per word: `seen` holds every word worked out, `leads` and `decides` those that count
@@ -341,7 +342,12 @@ class Presearcher:
         index = cls(len(rules))
         for position, (root, fields) in enumerate(rules):
             names, words = plain_fields(fields), necessary_words(root)
-            index.needs.append((names, words) if names and words else None)
+            if names and words:
+                if names not in index.need_fields:
+                    index.need_fields.append(names)
+                index.needs.append((index.need_fields.index(names), words))
+            else:
+                index.needs.append(None)
             if names and _all_plain_words(root):
                 index.decided_by_needs.add(position)
             for word in decisive_words(root, fields):
@@ -417,10 +423,11 @@ class Presearcher:
         if self.substrings is not None:
             for _, rules in self.substrings.iter(doc.folded_text()):
                 found.update(rules)
-        needs, words_in, candidates = self.needs, doc.words_in, []
+        needs, candidates = self.needs, []
+        present = [doc.words_in(names) for names in self.need_fields]
         for rule in sorted(found):
             need = needs[rule]
-            if need is None or need[1] <= words_in(need[0]):
+            if need is None or need[1] <= present[need[0]]:
                 candidates.append(rule)
         decided.update(self.decided_by_needs.intersection(candidates))
         return candidates, decided
