@@ -20,6 +20,7 @@ from monitor.match.text import fold
 FIELDS = ("title", "summary", "body", "lead", "text", "author", "url", "source")
 OPERATOR = re.compile(r"(AND|OR|NOT)(?![^\s()])|(O?NEAR|ATLEAST)/(\S*?)(?=[\s()]|$)")
 WORD_CHARS = re.compile(r'[^\s()"]+')
+QUERY_WORD = regex.compile(r"[\p{L}\p{N}\p{M}*?]+(?:~\d?)?")  # text.py's words, plus * ? ~n
 
 
 class QueryError(Exception):
@@ -436,7 +437,7 @@ def _phrase_terms(token: Token) -> Terms:
 
 def _pieces(text: str) -> list[str]:
     """Split like the article tokenizer, but keep `*`, `?` and `~n` attached."""
-    return [p for p in regex.findall(r"[\p{L}\p{N}\p{M}*?]+(?:~\d?)?", text) if p.strip("~")]
+    return [p for p in QUERY_WORD.findall(text) if p.strip("~")]
 
 
 def _regex(token: Token) -> Regex:

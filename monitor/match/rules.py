@@ -48,8 +48,9 @@ N = TypeVar("N", ListRef, Regex)
 
 
 class RuleTests(Strict):
-    match: list[TestCase] = []
-    no_match: list[TestCase] = []
+    # default_factory, not `= []`: pydantic deep-copies a mutable default on every rule
+    match: list[TestCase] = Field(default_factory=list)
+    no_match: list[TestCase] = Field(default_factory=list)
 
 
 class RuleModel(Strict):
@@ -58,11 +59,13 @@ class RuleModel(Strict):
     description: str = ""
     severity: Severity = "medium"
     query: str | None = None
-    any: list[str] = []
-    all: list[str] = []
-    none: list[str] = []
-    fields: list[Literal[FIELDS]] = ["title", "summary", "body"]  # type: ignore[valid-type]
-    sources: list[str] = ["*"]
+    any: list[str] = Field(default_factory=list)
+    all: list[str] = Field(default_factory=list)
+    none: list[str] = Field(default_factory=list)
+    fields: list[Literal[FIELDS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["title", "summary", "body"]
+    )
+    sources: list[str] = Field(default_factory=lambda: ["*"])
     notify: list[str] | None = None
     cooldown: Duration | None = None
     max_per_hour: int | None = Field(default=None, ge=1)
@@ -70,8 +73,8 @@ class RuleModel(Strict):
     mention: str | None = Field(
         default=None, pattern=r"^(here|channel|everyone|[UWS][A-Z0-9]{2,})$"
     )
-    tags: list[str] = []
-    tests: RuleTests = RuleTests()
+    tags: list[str] = Field(default_factory=list)
+    tests: RuleTests = Field(default_factory=RuleTests)
 
     @field_validator("fields")
     @classmethod
