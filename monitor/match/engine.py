@@ -11,12 +11,13 @@ when its root holds, and its hits are what the alert highlights.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 
 import regex
 
+from monitor.match.literals import leading_literals
 from monitor.match.query import (
     And,
     AtLeast,
@@ -167,9 +168,14 @@ class Evaluator:
         if not text.text:
             return []
         pattern = _compiled_regex(node.pattern, node.ignore_case)
+        starts = _literal_starts(node, text)
+        if starts is None:
+            found = pattern.finditer(text.text, timeout=self.regex_timeout)
+        else:
+            found = _matches_at(pattern, text.text, starts, self.regex_timeout)
         hits = []
         try:
-            for m in pattern.finditer(text.text, timeout=self.regex_timeout):
+            for m in found:
                 if m.end() > m.start():
                     first, last = text.position_at(m.start()), text.position_at(m.end() - 1)
                     hits.append(Hit(text.name, m.start(), m.end(), first, last, m.group()))
@@ -211,6 +217,37 @@ def close(node: Near, text: FieldText, a: tuple[int, int], b: tuple[int, int]) -
         return text.paragraph_of[a[0]] == text.paragraph_of[b[0]]
     gap = b[0] - a[1] - 1 if a[0] <= b[0] else a[0] - b[1] - 1
     return gap <= node.distance
+
+
+def _literal_starts(node: Regex, text: FieldText) -> list[int] | None:
+    """Where a match can start, when every match starts with a known literal (found at C
+    speed); None when the regex must be tried at every position."""
+    literals = leading_literals(node.pattern)
+    if literals is None:
+        return None
+    haystack = text.text
+    if node.ignore_case:  # lower() is exact case-insensitivity only for ASCII
+        if not (haystack.isascii() and all(s.isascii() for s in literals)):
+            return None
+        haystack, literals = text.lowered, frozenset(s.lower() for s in literals)
+    starts: set[int] = set()
+    for literal in literals:
+        position = haystack.find(literal)
+        while position != -1:
+            starts.add(position)
+            position = haystack.find(literal, position + 1)
+    return sorted(starts)
+
+
+def _matches_at(
+    pattern: regex.Pattern[str], text: str, starts: list[int], timeout: float
+) -> Iterator[regex.Match[str]]:
+    """What `finditer` gives, trying only these starts: leftmost first, never overlapping."""
+    end = 0
+    for start in starts:
+        if start >= end and (found := pattern.match(text, start, timeout=timeout)):
+            yield found
+            end = found.end()
 
 
 @cache

@@ -80,6 +80,10 @@ class FieldText:
         return self._spans[1]
 
     @cached_property
+    def lowered(self) -> str:
+        return self.text.lower()
+
+    @cached_property
     def word_set(self) -> set[str]:
         """The distinct words (a set, not a frozenset: `dict.keys() & set` then loops over
         the smaller side). Never modified."""

@@ -10,7 +10,8 @@ from bench.corpus import Corpus
 from monitor.article import Article
 from monitor.match import load_rules
 from monitor.match.engine import PhraseList
-from monitor.match.presearch import anchors, regex_literals
+from monitor.match.literals import regex_literals
+from monitor.match.presearch import anchors
 from monitor.match.query import QueryError, parse_query
 from monitor.match.text import AnalyzedArticle
 
