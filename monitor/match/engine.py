@@ -11,7 +11,7 @@ when its root holds, and its hits are what the alert highlights.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -168,11 +168,10 @@ class Evaluator:
         if not text.text:
             return []
         pattern = _compiled_regex(node.pattern, node.ignore_case)
-        starts = _literal_starts(node, text)
-        if starts is None:
-            found = pattern.finditer(text.text, timeout=self.regex_timeout)
-        else:
-            found = _matches_at(pattern, text.text, starts, self.regex_timeout)
+        start = _first_literal(node, text)
+        if start == -1:  # no match can start anywhere
+            return []
+        found = pattern.finditer(text.text, start, timeout=self.regex_timeout)
         hits = []
         try:
             for m in found:
@@ -219,35 +218,19 @@ def close(node: Near, text: FieldText, a: tuple[int, int], b: tuple[int, int]) -
     return gap <= node.distance
 
 
-def _literal_starts(node: Regex, text: FieldText) -> list[int] | None:
-    """Where a match can start, when every match starts with a known literal (found at C
-    speed); None when the regex must be tried at every position."""
+def _first_literal(node: Regex, text: FieldText) -> int:
+    """Where the first match can start: the first of the literals every match starts with
+    (found at C speed), -1 if none occurs, 0 if the regex has no such literals."""
     literals = leading_literals(node.pattern)
     if literals is None:
-        return None
+        return 0
     haystack = text.text
     if node.ignore_case:  # lower() is exact case-insensitivity only for ASCII
         if not (haystack.isascii() and all(s.isascii() for s in literals)):
-            return None
+            return 0
         haystack, literals = text.lowered, frozenset(s.lower() for s in literals)
-    starts: set[int] = set()
-    for literal in literals:
-        position = haystack.find(literal)
-        while position != -1:
-            starts.add(position)
-            position = haystack.find(literal, position + 1)
-    return sorted(starts)
-
-
-def _matches_at(
-    pattern: regex.Pattern[str], text: str, starts: list[int], timeout: float
-) -> Iterator[regex.Match[str]]:
-    """What `finditer` gives, trying only these starts: leftmost first, never overlapping."""
-    end = 0
-    for start in starts:
-        if start >= end and (found := pattern.match(text, start, timeout=timeout)):
-            yield found
-            end = found.end()
+    found = [p for p in (haystack.find(literal) for literal in literals) if p != -1]
+    return min(found, default=-1)
 
 
 @cache

@@ -1,8 +1,8 @@
 """What a regex cannot match without: the literal strings in every match.
 
 The presearcher indexes a regex rule under these literals, and the
-evaluator runs a regex whose every match begins with one of them only where
-one occurs (a C-speed `str.find`), not at every position of the text.
+evaluator starts a regex whose every match begins with one of them at the
+first place one occurs (a C-speed `str.find`), and not at all where none does.
 The pattern is read with the standard library's parser; syntax only the
 `regex` module knows gives no literals, which costs speed, never a match.
 """

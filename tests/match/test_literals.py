@@ -34,7 +34,7 @@ TEXTS = [
 
 
 @pytest.mark.parametrize(("pattern", "flags"), PATTERNS)
-def test_trying_a_regex_only_at_its_literals_finds_what_finditer_finds(pattern, flags):
+def test_starting_a_regex_at_its_first_literal_finds_what_finditer_finds(pattern, flags):
     query = parse_query(f"/{pattern}/{flags}")
     compiled = regex.compile(pattern, regex.IGNORECASE if flags else 0)
     for text in TEXTS:
