@@ -47,6 +47,13 @@ def words_of(text: str) -> list[str]:
     return [fold(m.group()) for m in WORD.finditer(text)]
 
 
+def tokens(text: str) -> list[str]:
+    """The folded words of a text, in order."""
+    if text.isascii():  # the common case: a byte table folds and splits at C speed
+        return text.encode("ascii").translate(ASCII_FOLD).decode("ascii").split()
+    return [fold(m.group()) for m in WORD.finditer(text)]
+
+
 @dataclass
 class FieldText:
     """One field of one article: its words, and where sentences and paragraphs break."""
@@ -57,10 +64,7 @@ class FieldText:
     _occurrences: dict[str, list[int]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.text.isascii():  # the common case: a byte table folds and splits at C speed
-            self.words = self.text.encode("ascii").translate(ASCII_FOLD).decode("ascii").split()
-        else:
-            self.words = [fold(m.group()) for m in WORD.finditer(self.text)]
+        self.words = tokens(self.text)
 
     @cached_property
     def _spans(self) -> tuple[list[int], list[int]]:
@@ -162,8 +166,14 @@ class AnalyzedArticle:
         """Every word of these fields: one set lookup answers "is this word there?"."""
         found = self._words.get(names)
         if found is None:
-            sets = [self.field(name).word_set for name in names]
-            found = self._words[names] = sets[0] if len(sets) == 1 else set().union(*sets)
+            if len(names) == 1:
+                found = self.field(names[0]).word_set
+            else:  # author, url and source are seldom read by rules: no FieldText for them
+                found = set().union(*(
+                    self.field(name).words if name in TEXT_FIELDS else tokens(self._raw(name))
+                    for name in names
+                ))  # fmt: skip
+            self._words[names] = found
         return found
 
     def _raw(self, name: str) -> str:
