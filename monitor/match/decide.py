@@ -17,6 +17,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 
 from monitor.match.engine import Evaluator, close, plain_fields
+from monitor.match.presearch import necessary_words
 from monitor.match.query import And, AtLeast, Field, ListRef, Near, Node, Not, Or, Terms, Word
 from monitor.match.text import FieldText
 
@@ -56,7 +57,8 @@ def _positional(node: Node, names: tuple[str, ...]) -> Check | None:
     spans = compile_spans(node)
     if spans is None:
         return None
-    return lambda ev: any(spans(ev.doc.field(n)) for n in names)
+    need = necessary_words(node)  # a field without them cannot hold a NEAR: skip it
+    return lambda ev: any(need <= (text := ev.doc.field(n)).word_set and spans(text) for n in names)
 
 
 def _terms(node: Terms, names: tuple[str, ...]) -> Check | None:
