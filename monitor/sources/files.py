@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
+
 from monitor.article import Article
 from monitor.settings import Duration
 from monitor.sources import Cursor, PollResult, SourceConfig, SourceContext, SourceError
@@ -26,6 +28,7 @@ class FilesConfig(SourceConfig):
     type: Literal["files"]
     path: str
     settle: Duration = 2.0
+    exclude: list[str] = Field(default_factory=list)  # globs, relative to `path`
 
 
 class FilesSource:
@@ -33,6 +36,7 @@ class FilesSource:
         self.id = config.id
         self.folder = (context.base_dir / config.path).resolve()
         self.settle = config.settle
+        self.exclude = config.exclude
         self.max_bytes = config.max_bytes or 10_000_000
 
     async def poll(self, cursor: Cursor) -> PollResult:
@@ -69,4 +73,5 @@ class FilesSource:
             if path.suffix.lower() in READERS
             and path.is_file()
             and not any(part.startswith(".") for part in path.relative_to(self.folder).parts)
+            and not any(path.relative_to(self.folder).match(glob) for glob in self.exclude)
         ]

@@ -8,8 +8,10 @@ from monitor.sources import SourceContext, SourceError
 from monitor.sources.files import FilesConfig, FilesSource
 
 
-def source(folder, settle=0):
-    config = FilesConfig(id="wire", type="files", path=str(folder), settle=settle)
+def source(folder, settle=0, exclude=()):
+    config = FilesConfig(
+        id="wire", type="files", path=str(folder), settle=settle, exclude=list(exclude)
+    )
     return FilesSource(config, SourceContext(None, folder.parent))
 
 
@@ -57,3 +59,13 @@ def test_a_bad_file_is_skipped_with_a_warning_and_others_are_read(tmp_path, capl
 def test_missing_folder_is_a_source_error(tmp_path):
     with pytest.raises(SourceError, match="does not exist"):
         poll(source(tmp_path / "nope"), {})
+
+
+def test_excluded_files_are_not_read(tmp_path):
+    folder = tmp_path / "in"
+    (folder / "drafts").mkdir(parents=True)
+    (folder / "a.txt").write_text("Story\n\nBody.")
+    (folder / "cases.jsonl").write_text('{"title": "Eval case", "body": "x"}\n')
+    (folder / "drafts" / "b.txt").write_text("Draft\n\nNot yet.")
+    src = source(folder, exclude=["cases.jsonl", "drafts/*"])
+    assert [a.title for a in poll(src, {}).articles] == ["Story"]
