@@ -195,15 +195,16 @@ class Presearcher:
         """From each rule's query and fields."""
         rules = list(rules)
         index = cls(len(rules))
+        tables = {"w": index.by_word, "p": index.by_prefix, "e": index.by_suffix}
+        tables |= {"i": index.by_infix, "s": index.by_substring}
         for position, (root, fields) in enumerate(rules):
-            names, words = plain_fields(fields), necessary_words(root)
-            if names and words:
-                if names not in index.need_fields:
-                    index.need_fields.append(names)
-                index.needs.append((index.need_fields.index(names), words))
-            else:
-                index.needs.append(None)
-            if names and _all_plain_words(root):
+            keys = anchors(root, lists)
+            if keys is None:
+                index.always.append(position)
+            for kind, text in keys or ():
+                tables[kind].setdefault(text, []).append(position)
+            index.needs.append(index._needs(root, fields, keys))
+            if plain_fields(fields) and _all_plain_words(root):
                 index.decided_by_needs.add(position)
             for word in decisive_words(root, fields):
                 if word.wildcard:
@@ -211,21 +212,22 @@ class Presearcher:
                     prefix.append((position, word))
                 else:
                     index.decided_by_word.setdefault(word.text, []).append(position)
-        roots = [root for root, _ in rules]
-        tables = {"w": index.by_word, "p": index.by_prefix, "e": index.by_suffix}
-        tables |= {"i": index.by_infix, "s": index.by_substring}
-        for position, root in enumerate(roots):
-            keys = anchors(root, lists)
-            if keys is None:
-                index.always.append(position)
-                continue
-            for kind, text in keys:
-                tables[kind].setdefault(text, []).append(position)
         index.prefix_lengths = sorted({len(p) for p in index.by_prefix})
         index.suffix_lengths = sorted({len(p) for p in index.by_suffix})
         index.infixes = _automaton(index.by_infix)
         index.substrings = _automaton(index.by_substring)
         return index
+
+    def _needs(
+        self, root: Node, fields: tuple[str, ...], keys: set[Key] | None
+    ) -> tuple[int, frozenset[str]] | None:
+        """What a candidate must contain, unless nothing is known or its anchor says it all."""
+        names, words = plain_fields(fields), necessary_words(root)
+        if not names or not words or keys == {("w", word) for word in words}:
+            return None
+        if names not in self.need_fields:
+            self.need_fields.append(names)
+        return self.need_fields.index(names), words
 
     def _rules_for(self, word: str) -> tuple[int, ...]:
         rules = list(self.by_word.get(word, ()))

@@ -115,16 +115,19 @@ class Rule:
         return compile_check(self.root, self.fields)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Match:
     rule: Rule
     article_id: str
     evaluator: Evaluator = field(repr=False)
+    _hits: tuple[Hit, ...] | None = field(default=None, repr=False)
 
-    @cached_property
+    @property
     def hits(self) -> tuple[Hit, ...]:
         """What to highlight: collected on first use, since deciding a match does not need it."""
-        return self.evaluator.evaluate(self.rule.root, self.rule.fields).hits
+        if self._hits is None:
+            self._hits = self.evaluator.evaluate(self.rule.root, self.rule.fields).hits
+        return self._hits
 
 
 @dataclass
