@@ -18,7 +18,19 @@ from collections.abc import Callable
 
 from monitor.match.engine import Evaluator, close, plain_fields
 from monitor.match.presearch import necessary_words
-from monitor.match.query import And, AtLeast, Field, ListRef, Near, Node, Not, Or, Terms, Word
+from monitor.match.query import (
+    And,
+    AtLeast,
+    Field,
+    ListRef,
+    Near,
+    Node,
+    Not,
+    Or,
+    Regex,
+    Terms,
+    Word,
+)
 from monitor.match.text import FieldText
 
 Check = Callable[[Evaluator], bool]
@@ -46,6 +58,8 @@ def _positional(node: Node, names: tuple[str, ...]) -> Check | None:
         return _terms(node, names)
     if isinstance(node, ListRef):
         return _list(node, names)
+    if isinstance(node, Regex):
+        return _regex(node, names)
     if isinstance(node, AtLeast):
         if word := _one_exact_word(node.child):
             return _word_count(word, node.count, names)
@@ -104,6 +118,13 @@ def _wildcard(word: Word, names: tuple[str, ...]) -> Check:
         return False
 
     return check
+
+
+def _regex(node: Regex, names: tuple[str, ...]) -> Check:
+    """The first non-empty match settles it; the rest are found only for an alert."""
+    return lambda ev: any(
+        next(ev.regex_matches(node, ev.doc.field(n)), None) is not None for n in names
+    )
 
 
 def _one_exact_word(node: Node) -> str | None:

@@ -11,7 +11,7 @@ when its root holds, and its hits are what the alert highlights.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -165,24 +165,29 @@ class Evaluator:
         return self._regex_hits[key]
 
     def _run_regex(self, node: Regex, text: FieldText) -> list[Hit]:
-        if not text.text:
-            return []
-        pattern = _compiled_regex(node.pattern, node.ignore_case)
-        start = _first_literal(node, text)
-        if start == -1:  # no match can start anywhere
-            return []
-        found = pattern.finditer(text.text, start, timeout=self.regex_timeout)
         hits = []
+        for m in self.regex_matches(node, text):
+            first, last = text.position_at(m.start()), text.position_at(m.end() - 1)
+            hits.append(Hit(text.name, m.start(), m.end(), first, last, m.group()))
+        return hits
+
+    def regex_matches(self, node: Regex, text: FieldText) -> Iterator[regex.Match[str]]:
+        """A regex's non-empty matches in a field, lazily: deciding a rule needs only the first.
+
+        A timeout ends the matches (those found before it stand), and is recorded so
+        that the rule set can count and log it.
+        """
+        start = _first_literal(node, text) if text.text else -1
+        if start == -1:  # no match can start anywhere
+            return
+        pattern = _compiled_regex(node.pattern, node.ignore_case)
         try:
-            for m in found:
+            for m in pattern.finditer(text.text, start, timeout=self.regex_timeout):
                 if m.end() > m.start():
-                    first, last = text.position_at(m.start()), text.position_at(m.end() - 1)
-                    hits.append(Hit(text.name, m.start(), m.end(), first, last, m.group()))
+                    yield m
         except TimeoutError:
             self.timeouts.append(node.source)
             log.debug("regex %s timed out on field %s", node.source, text.name)
-            return []
-        return hits
 
     def _near(self, node: Near, fields: tuple[str, ...]) -> list[Hit]:
         left, right = self.hits(node.left, fields), self.hits(node.right, fields)

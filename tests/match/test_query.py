@@ -228,3 +228,14 @@ def test_regex_timeout_is_counted_and_other_terms_still_work():
     assert evaluator.evaluate(slow).matched is False
     assert evaluator.timeouts == ["/(a|aa)+$/"]
     assert evaluator.evaluate(parse_query("nvidia")).matched
+
+
+def test_a_regex_match_found_before_its_timeout_stands_on_both_paths():
+    article = Article("w", title="", body="nvidia " + "a" * 30 + "!")
+    query = parse_query(r"/nvidia|(a|aa)+$/")
+    evaluator = Evaluator(AnalyzedArticle(article), regex_timeout=0.01)
+    assert [h.text for h in evaluator.evaluate(query).hits] == ["nvidia"]
+    assert evaluator.timeouts == ["/nvidia|(a|aa)+$/"]
+    deciding = Evaluator(AnalyzedArticle(article), regex_timeout=0.01)
+    assert compile_check(query, ("text",))(deciding) is True  # stops at the first match
+    assert deciding.timeouts == []
