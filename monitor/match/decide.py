@@ -167,7 +167,7 @@ def _list(node: ListRef, names: tuple[str, ...]) -> Check:
         for name in names:
             text = ev.doc.field(name)
             present = text.word_set
-            for first in phrases.by_first.keys() & present:
+            for first in present & phrases.first_words:
                 for phrase in phrases.by_first[first]:
                     if present.issuperset(phrase) and _phrase_starts(text, phrase):
                         return True

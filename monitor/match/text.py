@@ -89,8 +89,7 @@ class FieldText:
 
     @cached_property
     def word_set(self) -> set[str]:
-        """The distinct words (a set, not a frozenset: `dict.keys() & set` then loops over
-        the smaller side). Never modified."""
+        """The distinct words. Never modified."""
         return set(self.words)
 
     def occurrences(self, word: str) -> list[int]:
