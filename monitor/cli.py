@@ -186,8 +186,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     if args.rules:
-        rules = load_rules(args.rules)
-        print("rules: OK")
+        notifiers, note = notifiers_for_check(config_path(args))
+        rules = load_rules(args.rules, notifiers)
+        print(f"rules: OK{note}")
     else:
         config, rules = load_all(config_path(args))
         print(
@@ -204,6 +205,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     print(f"tests: {summary.passed} passed, 0 failed")
     return 0
+
+
+def notifiers_for_check(path: Path) -> tuple[set[str] | None, str]:
+    """The notifiers a rule may name: the config's, when there is a config that loads."""
+    if not path.exists():
+        return None, f" (notifiers not checked: no {path})"
+    try:
+        return {n.id for n in load_config(path).notifiers}, ""
+    except UserError:
+        return None, f" (notifiers not checked: {path} has errors, see `check --config`)"
 
 
 def cmd_match(args: argparse.Namespace) -> int:

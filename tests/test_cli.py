@@ -40,6 +40,22 @@ def test_check_reports_every_problem_without_a_traceback(workspace):
     assert "broken.yaml:2:8: query: unbalanced parenthesis" in result.stderr
 
 
+def test_check_of_rules_alone_still_checks_notifiers_against_the_config(workspace, tmp_path):
+    workspace.write_config(
+        [{"id": "wire", "type": "files", "path": "articles"}],
+        [{"id": "console", "type": "console"}, {"id": "desk-slack", "type": "console"}],
+    )
+    workspace.write_rule("soy", "id: soy\nquery: soybeans\nnotify: [desk-slak]\n")
+    rules = str(workspace.config.parent / "rules")
+    result = cli("check", "--config", str(workspace.config), "--rules", rules)
+    assert result.returncode == 2
+    assert "no notifier named `desk-slak`" in result.stderr
+    assert "did you mean `desk-slack`?" in result.stderr
+    no_config = cli("check", "--config", str(tmp_path / "none.yaml"), "--rules", rules)
+    assert no_config.returncode == 0
+    assert "rules: OK (notifiers not checked: no " in no_config.stdout
+
+
 def test_check_runs_rule_tests_and_fails_on_a_failing_case(workspace):
     workspace.write_config([])
     workspace.write_rule("bad-test", "id: bad-test\nquery: nvidia\ntests:\n  match: [amd]\n")
