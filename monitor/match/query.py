@@ -9,6 +9,7 @@ errors can point a caret at the fault.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 
@@ -27,6 +28,15 @@ class QueryError(Exception):
     def __init__(self, message: str, offset: int, hint: str = "") -> None:
         super().__init__(message)
         self.message, self.offset, self.hint = message, offset, hint
+
+
+# Where a mistake that leaves the query's shape intact goes (an unknown field, a bad
+# regex, NEAR/x): `check` lists them all and parsing goes on; by default the first raises.
+Report = Callable[[QueryError], None]
+
+
+def _raise(error: QueryError) -> None:
+    raise error
 
 
 # ---- the AST -------------------------------------------------------------------
@@ -201,7 +211,7 @@ class Token:
     arg: str = ""
 
 
-def tokenize(query: str) -> list[Token]:
+def tokenize(query: str, report: Report = _raise) -> list[Token]:
     tokens: list[Token] = []
     i = 0
     while i < len(query):
@@ -218,7 +228,7 @@ def tokenize(query: str) -> list[Token]:
             tokens.append(Token("PHRASE", query[i + 1 : end], i))
             i = end + 1
         elif ch == "/":
-            i = _lex_regex(query, i, tokens)
+            i = _lex_regex(query, i, tokens, report)
         elif ch == "-" and i + 1 < len(query) and not query[i + 1].isspace():
             tokens.append(Token("MINUS", "-", i))
             i += 1
@@ -230,16 +240,16 @@ def tokenize(query: str) -> list[Token]:
             tokens.append(Token("LIST", name, i))
             i += 1 + len(name)
         elif op := OPERATOR.match(query, i):
-            i = _lex_operator(op, tokens)
+            i = _lex_operator(op, tokens, report)
         else:
             word = WORD_CHARS.match(query, i)
             assert word is not None
-            i = _lex_word(word.group(), i, tokens)
+            i = _lex_word(word.group(), i, tokens, report)
     tokens.append(Token("END", "", len(query)))
     return tokens
 
 
-def _lex_regex(query: str, start: int, tokens: list[Token]) -> int:
+def _lex_regex(query: str, start: int, tokens: list[Token], report: Report) -> int:
     i = start + 1
     while i < len(query) and query[i] != "/":
         i += 2 if query[i] == "\\" else 1
@@ -247,12 +257,12 @@ def _lex_regex(query: str, start: int, tokens: list[Token]) -> int:
         raise QueryError("unclosed regex", start, "end the regex with /, or /i for any case")
     flags = re.match(r"[a-z]*", query[i + 1 :]).group()  # type: ignore[union-attr]
     if flags not in ("", "i"):
-        raise QueryError(f"unknown regex flag `{flags}`", i + 1, "only /i is supported")
-    tokens.append(Token("REGEX", query[start + 1 : i], start, flags))
+        report(QueryError(f"unknown regex flag `{flags}`", i + 1, "only /i is supported"))
+    tokens.append(Token("REGEX", query[start + 1 : i], start, "i" if flags == "i" else ""))
     return i + 1 + len(flags)
 
 
-def _lex_operator(op: re.Match[str], tokens: list[Token]) -> int:
+def _lex_operator(op: re.Match[str], tokens: list[Token], report: Report) -> int:
     start = op.start()
     if op.group(1):
         tokens.append(Token(op.group(1), op.group(1), start))
@@ -260,30 +270,34 @@ def _lex_operator(op: re.Match[str], tokens: list[Token]) -> int:
     name, arg = op.group(2), op.group(3)
     if name == "ATLEAST":
         if not arg.isdigit() or int(arg) < 1:
-            raise QueryError(f"ATLEAST/{arg}: expected a count", start, "write ATLEAST/3 word")
+            report(QueryError(f"ATLEAST/{arg}: expected a count", start, "write ATLEAST/3 word"))
+            arg = "1"
     elif not (arg.isdigit() or arg in ("s", "p")):
-        raise QueryError(
+        report(QueryError(
             f"{name}/{arg}: expected a number of words, s or p",
             start,
             f"write {name}/5 (within 5 words), {name}/s (same sentence) or {name}/p",
-        )
+        ))  # fmt: skip
+        arg = "5"
     tokens.append(Token("ATLEAST" if name == "ATLEAST" else "NEAR", name, start, arg))
     return op.end()
 
 
-def _lex_word(word: str, start: int, tokens: list[Token]) -> int:
+def _lex_word(word: str, start: int, tokens: list[Token], report: Report) -> int:
     if ":" in word:
         name = word.partition(":")[0]
         if name.lower() in FIELDS:
             tokens.append(Token("FIELD", name.lower(), start))
             return start + len(name) + 1
         if name.isalpha():
-            raise QueryError(
+            report(QueryError(
                 f"unknown field `{name}`",
                 start,
                 did_you_mean(name.lower(), FIELDS)
                 or f'fields are {", ".join(FIELDS)}; put text with a colon in quotes: "10:30"',
-            )
+            ))  # fmt: skip
+            tokens.append(Token("FIELD", "text", start))  # to read on and find more mistakes
+            return start + len(name) + 1
     tokens.append(Token("WORD", word, start))
     return start + len(word)
 
@@ -292,9 +306,9 @@ def _lex_word(word: str, start: int, tokens: list[Token]) -> int:
 
 
 class Parser:
-    def __init__(self, query: str) -> None:
-        self.query = query
-        self.tokens = tokenize(query)
+    def __init__(self, query: str, report: Report = _raise) -> None:
+        self.query, self.report = query, report
+        self.tokens = tokenize(query, report)
         self.at = 0
 
     def parse(self) -> Node:
@@ -335,7 +349,7 @@ class Parser:
             op = self.take()
             right = self.unary()
             for side in (node, right):
-                _require_positional(side, op)
+                _require_positional(side, op, self.report)
             unit, distance = (op.arg, 0) if op.arg in ("s", "p") else ("w", int(op.arg))
             node = Near(node, right, unit, distance, op.text == "ONEAR", op.offset)
         return node
@@ -348,7 +362,7 @@ class Parser:
         if token.kind == "ATLEAST":
             self.take()
             child = self._operand(token)
-            _require_positional(child, token)
+            _require_positional(child, token, self.report)
             return AtLeast(int(token.arg), child, token.offset)
         if token.kind == "FIELD":
             self.take()
@@ -372,11 +386,11 @@ class Parser:
             self.take()
             return node
         if token.kind == "WORD":
-            return _word_terms(token)
+            return _word_terms(token, self.report)
         if token.kind == "PHRASE":
-            return _phrase_terms(token)
+            return _phrase_terms(token, self.report)
         if token.kind == "REGEX":
-            return _regex(token)
+            return _regex(token, self.report)
         if token.kind == "LIST":
             return ListRef(token.text, token.offset)
         if token.kind == "END":
@@ -388,51 +402,54 @@ class Parser:
         )
 
 
-def _require_positional(node: Node, op: Token) -> None:
+def _require_positional(node: Node, op: Token, report: Report) -> None:
     """NEAR and ATLEAST need things with positions: terms, or OR-groups of them."""
     if isinstance(node, Field):
-        _require_positional(node.child, op)
+        _require_positional(node.child, op, report)
     elif isinstance(node, Or):
         for child in node.children:
-            _require_positional(child, op)
+            _require_positional(child, op, report)
     elif not isinstance(node, POSITIONAL):
-        raise QueryError(
+        report(QueryError(
             f"{op.text} works on words, phrases, lists, regexes or OR-groups of them",
             getattr(node, "offset", op.offset),
             "move AND / NOT outside: (a NEAR/5 b) AND NOT c",
-        )
+        ))  # fmt: skip
 
 
-def _word(text: str, offset: int) -> Word:
+def _word(text: str, offset: int, report: Report) -> Word:
     """A lexed word piece: `tariff*`, `licen?e`, `nvidia~1` or plain."""
     fuzz = 0
     if m := re.fullmatch(r"(.+?)~(\d?)", text):
         text, fuzz = m.group(1), int(m.group(2) or 1)
         if fuzz > 2:
-            raise QueryError(
-                "fuzzy matching allows at most 2 edits", offset, "write word~1 or word~2"
-            )
+            hint = "write word~1 or word~2"
+            report(QueryError("fuzzy matching allows at most 2 edits", offset, hint))
+            fuzz = 2
     wildcard = "*" in text or "?" in text
     if wildcard and fuzz:
-        raise QueryError("a word cannot be both fuzzy and a wildcard", offset)
+        report(QueryError("a word cannot be both fuzzy and a wildcard", offset))
+        fuzz = 0
     if wildcard and not text.strip("*?"):
         raise QueryError("a wildcard needs at least one letter", offset)
     return Word(fold(text), wildcard, fuzz)
 
 
-def _word_terms(token: Token) -> Terms:
+def _word_terms(token: Token, report: Report) -> Terms:
     """A bare word; `rare-earth`, `U.S.` and `Nvidia's` split into a phrase, as the text does."""
     pieces = _pieces(token.text)
     if not pieces:
         raise QueryError(f"`{token.text}` has no letters or digits to match", token.offset)
-    return Terms(tuple(_word(p, token.offset) for p in pieces), token.offset, token.text)
+    words = tuple(_word(p, token.offset, report) for p in pieces)
+    return Terms(words, token.offset, token.text)
 
 
-def _phrase_terms(token: Token) -> Terms:
+def _phrase_terms(token: Token, report: Report) -> Terms:
     pieces = _pieces(token.text)
     if not pieces:
         raise QueryError("empty phrase", token.offset, "put words between the quotes")
-    return Terms(tuple(_word(p, token.offset) for p in pieces), token.offset, f'"{token.text}"')
+    words = tuple(_word(p, token.offset, report) for p in pieces)
+    return Terms(words, token.offset, f'"{token.text}"')
 
 
 def _pieces(text: str) -> list[str]:
@@ -440,14 +457,16 @@ def _pieces(text: str) -> list[str]:
     return [p for p in QUERY_WORD.findall(text) if p.strip("~")]
 
 
-def _regex(token: Token) -> Regex:
+def _regex(token: Token, report: Report) -> Regex:
     flags = regex.IGNORECASE if token.arg == "i" else 0
     try:
         regex.compile(token.text, flags)
     except regex.error as exc:
-        raise QueryError(f"bad regex: {exc}", token.offset + 1 + (exc.pos or 0)) from None
+        report(QueryError(f"bad regex: {exc}", token.offset + 1 + (exc.pos or 0)))
     return Regex(token.text, token.arg == "i", token.offset, f"/{token.text}/{token.arg}")
 
 
-def parse_query(query: str) -> Node:
-    return Parser(query).parse()
+def parse_query(query: str, report: Report = _raise) -> Node:
+    """The query's tree. A mistake that leaves its shape intact goes to `report` (the
+    default raises it); the tree is then only good for finding more mistakes."""
+    return Parser(query, report).parse()

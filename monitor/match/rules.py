@@ -324,12 +324,17 @@ def _build_rule(
     for key, items in _query_groups(model, loc):
         nodes = []
         for text, item_loc in items:
+            errors: list[QueryError] = []
             try:
-                node = parse_query(text)
-            except QueryError as exc:
+                node: Node | None = parse_query(text, errors.append)
+            except QueryError as exc:  # a mistake after which the query cannot be read on
+                errors.append(exc)
+                node = None
+            for exc in errors:
                 problem = doc.problem_in_scalar(item_loc, exc.offset, exc.message, key, exc.hint)
                 problems.append(problem)
-                found_problem = True
+            found_problem |= bool(errors)
+            if node is None:
                 continue
             found_problem |= not _resolve_lists(node, doc, item_loc, folder, lists, problems, key)
             nodes.append(node)

@@ -139,6 +139,32 @@ def test_every_problem_in_every_file_is_reported(tmp_path):
     assert len(problems(tmp_path)) == 4
 
 
+def test_every_mistake_in_one_query_is_reported_until_one_stops_the_reading(tmp_path):
+    query = "titel:chips NEAR/x /(unclosed/ OR nvidia~3 OR @nosuch OR (export"
+    write(tmp_path, "r.yaml", f"id: r\nquery: {query}\nnotify: [slak]\n")
+    found = problems(tmp_path, {"slack"})
+    assert [(p.message.split(":")[0], p.line, p.column) for p in found] == [
+        ("unknown field `titel`", 2, 8),
+        ("NEAR/x", 2, 20),
+        ("bad regex", 2, 37),  # where the regex module saw the mistake: its end
+        ("fuzzy matching allows at most 2 edits", 2, 42),
+        ("unbalanced parenthesis", 2, 65),  # no reading past this, so no list check
+        ("no notifier named `slak`", 3, 10),
+    ]
+    assert [p.hint for p in found][:2] == [
+        "did you mean `title`?",
+        "write NEAR/5 (within 5 words), NEAR/s (same sentence) or NEAR/p",
+    ]
+
+
+def test_a_readable_query_with_mistakes_still_has_its_lists_checked(tmp_path):
+    write(tmp_path, "r.yaml", "id: r\nquery: 'titel:chips OR @nosuch'\n")
+    assert [p.message for p in problems(tmp_path)] == [
+        "unknown field `titel`",
+        "unknown list `@nosuch`",
+    ]
+
+
 def test_a_rule_without_query_is_refused(tmp_path):
     write(tmp_path, "r.yaml", "id: r\ntitle: nothing\n")
     [problem] = problems(tmp_path)
