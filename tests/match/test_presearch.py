@@ -14,6 +14,7 @@ from monitor.match.literals import regex_literals
 from monitor.match.presearch import anchors
 from monitor.match.query import QueryError, parse_query
 from monitor.match.text import AnalyzedArticle
+from monitor.sources.formats import read_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,11 +55,43 @@ def test_generated_rules_give_the_same_matches_with_and_without_presearch(tmp_pa
 def test_shipped_pack_gives_the_same_matches_with_and_without_presearch():
     rules = load_rules([ROOT / "rules"])
     for path in sorted((ROOT / "seeds").iterdir()):
-        from monitor.sources.formats import read_path
-
         if path.suffix in (".txt", ".json", ".jsonl", ".html", ".eml", ".xml"):
             for article in read_path(path, "seeds"):
                 assert same(rules, article)[0], path.name
+
+
+AWKWARD_TEXTS = [
+    "ＮＶＩＤＩＡ ｓｈｉｐｓ Ｈ２０ ｃｈｉｐｓ",  # full width: NFKC makes it plain
+    "NVIDIA\u2019s H\u201120 export licen\u00adce",  # curly apostrophe, non-breaking hyphen
+    "Nvidi\u0301a e\u0301xport controls, Gro\u00dfhandel STRASSE \u0130stanbul",
+    "\u200bNvidia\u200d \ufeffexport\u2028controls\u2029BIS",  # zero-width, line separators
+    "\u0627\u0644\u0635\u064a\u0646 export controls \U0001f680\U0001f1e8\U0001f1f3 Nvidia",
+    "½ tariff ㈱ fentanyl ﬁ duties \u2153 Section\u00a0232 steel",
+    "x" * 5000 + " Nvidia " + "é" * 3000,
+    "",
+    "  \n\n  \t ",
+]
+
+
+@pytest.mark.parametrize("text", AWKWARD_TEXTS)
+def test_shipped_pack_agrees_with_the_reference_on_awkward_unicode(text):
+    rules = load_rules([ROOT / "rules"])
+    for article in (
+        Article("wire", title=text, body=text),
+        Article("wire", title="", summary=text, body=""),
+        Article("wire", title=text[:80], body=f"Lead paragraph.\n\n{text}\n\n{text}"),
+    ):
+        agree, found = same(rules, article)
+        assert agree, (text[:40], found)
+        for match in rules.match(article):
+            assert all(h.text == getattr(article, h.field)[h.start : h.end] for h in match.hits)
+
+
+def test_full_width_and_curly_apostrophe_spellings_still_match():
+    rules = load_rules([ROOT / "rules"])
+    for text in AWKWARD_TEXTS[:2]:
+        ids = [m.rule.id for m in rules.match(Article("wire", title=text, body=""))]
+        assert "nvidia" in ids, text
 
 
 @pytest.mark.parametrize(
