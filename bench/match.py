@@ -2,6 +2,7 @@
 
     python bench/match.py                 # 100, 1,000 and 10,000 rules on 2,000 articles
     python bench/match.py --sizes 100 --articles 500 --passes 3
+    python bench/match.py --no-hyperscan  # skip its compile (30 s at 10,000 rules)
 
 The machine is shared and noisy, and its speed drifts within minutes, so
 every size is timed in one process, pass after pass in turn (100, 1,000,
@@ -78,11 +79,13 @@ def footprint(size: int, count: int) -> dict[str, float]:
     return {"compile_s": compile_s, "peak_rss_mb": rss}
 
 
-def hyperscan_scanner(queries: list[str], names: list[str], articles: list):
+def hyperscan_scanner(queries: list[str], names: list[str], articles: list, wanted: bool):
     """Hyperscan scanning for the same terms (words, phrases, prefixes, regexes, list names)."""
     try:
         import hyperscan
     except ImportError:
+        return None, 0.0
+    if not wanted:
         return None, 0.0
     patterns = []
     for query in queries:
@@ -112,7 +115,9 @@ def hyperscan_scanner(queries: list[str], names: list[str], articles: list):
     return scan, compile_s
 
 
-def measure(sizes: list[int], count: int, passes: int) -> list[dict[str, float]]:
+def measure(
+    sizes: list[int], count: int, passes: int, hyperscan: bool = True
+) -> list[dict[str, float]]:
     results, engines, scanners = [], [], []
     for size in sizes:
         corpus, articles, queries = workload(size, count)
@@ -126,7 +131,7 @@ def measure(sizes: list[int], count: int, passes: int) -> list[dict[str, float]]
         sample = articles[: NAIVE_SAMPLE.get(size, 50)]
         naive_s = seconds(lambda: [rules.match(a, reference=True) for a in sample])  # noqa: B023
         found = [rules.presearcher.search(AnalyzedArticle(a)) for a in articles[:200]]
-        scan, hs_compile = hyperscan_scanner(queries, corpus.names, articles)
+        scan, hs_compile = hyperscan_scanner(queries, corpus.names, articles, hyperscan)
         megabytes = sum(len(a.title) + len(a.body) for a in articles) / 1e6
         results.append({
             "rules": size, "articles": len(articles), "megabytes": megabytes,
@@ -158,6 +163,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--no-hyperscan", action="store_true", help="skip the comparison")
     parser.add_argument("--footprint", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.footprint:
@@ -170,7 +176,7 @@ def main() -> None:
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         footprints.append(json.loads(out.stdout))
-    results = measure(args.sizes, args.articles, args.passes)
+    results = measure(args.sizes, args.articles, args.passes, not args.no_hyperscan)
     for result, footprint_ in zip(results, footprints, strict=True):
         result.update(footprint_)
         report(result)
@@ -181,7 +187,7 @@ def report(r: dict[str, float]) -> None:
     hyperscan = (
         f"  hyperscan {r['hyperscan_aps']:8.0f} art/s (compile {r['hyperscan_compile_s']:.1f}s)"
         if "hyperscan_aps" in r
-        else "  hyperscan not installed (pip install '.[bench]')"
+        else "  hyperscan not run (pip install '.[bench]'; no --no-hyperscan)"
     )
     print(
         f"{r['rules']:>6} rules: engine {r['engine_aps']:8.0f} art/s {r['engine_mbps']:5.1f} MB/s"

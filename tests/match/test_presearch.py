@@ -2,6 +2,8 @@
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -198,3 +200,14 @@ def test_rules_decided_by_the_presearcher_still_respect_fields(tmp_path):
     assert same(rules, in_summary) == (True, ["r0", "r1", "r2"])
     decided = rules.presearcher.search(AnalyzedArticle(in_summary))[1]
     assert decided == {0, 1, 2}
+
+
+def test_the_benchmark_runs_and_reports_every_figure():
+    """Not a timing: the figures docs/performance.md quotes must keep coming out."""
+    command = [sys.executable, str(ROOT / "bench" / "match.py"), "--sizes", "100", "300"]
+    command += ["--articles", "20", "--passes", "1", "--no-hyperscan"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120).stdout
+    for figure in ("art/s", "MB/s", "cold first pass", "naive", "compile", "peak RSS",
+                   "candidates/article", "matches/article", "engine/naive"):  # fmt: skip
+        assert figure in out, figure
+    assert out.count(" rules: engine ") == 2
