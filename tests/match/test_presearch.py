@@ -4,13 +4,14 @@ import json
 import random
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from bench.corpus import Corpus
 from monitor.article import Article
-from monitor.match import load_rules
+from monitor.match import load_rules, presearch
 from monitor.match.engine import PhraseList
 from monitor.match.literals import regex_literals
 from monitor.match.presearch import anchors
@@ -52,6 +53,24 @@ def test_generated_rules_give_the_same_matches_with_and_without_presearch(tmp_pa
         matched += len(found)
     assert matched > 50
     assert len(rules.presearcher.always) < 20
+
+
+def test_the_word_cache_starts_afresh_when_full_and_results_do_not_change(tmp_path, monkeypatch):
+    monkeypatch.setattr(presearch, "WORD_CACHE_LIMIT", 300)  # an article has about 200 words
+    corpus = Corpus(seed=5)
+    queries = corpus.rule_queries(300)
+    articles = corpus.articles(30, chars=1500)
+    articles += [Article("bench", title="t", body=" ".join(q.strip('"/()*') for q in queries[i::10]))
+                 for i in range(10)]  # fmt: skip
+    rules = rules_folder(tmp_path, queries, corpus.names)
+    sizes, matched = [], 0
+    for article in articles:
+        equal, found = same(rules, article)
+        assert equal, article.body[:200]
+        matched += len(found)
+        sizes.append(len(rules.presearcher.seen))
+    assert any(later < earlier for earlier, later in pairwise(sizes))  # it did start afresh
+    assert matched > 10
 
 
 def test_shipped_pack_gives_the_same_matches_with_and_without_presearch():
