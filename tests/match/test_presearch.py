@@ -38,39 +38,40 @@ def same(rules, article):
     return fast == slow, fast
 
 
-def test_generated_rules_give_the_same_matches_with_and_without_presearch(tmp_path):
-    corpus = Corpus(seed=3)
-    queries = corpus.rule_queries(400)
-    # plant some rules' words so that many match somewhere
-    articles = corpus.articles(60, chars=1500)
-    articles += [Article("bench", title="t", body=" ".join(q.strip('"/()*') for q in queries[i::20]))
-                 for i in range(20)]  # fmt: skip
-    rules = rules_folder(tmp_path, queries, corpus.names)
+def generated(tmp_path, seed: int, rules: int, articles: int, planted: int):
+    """Generated rules, and articles of which `planted` carry some rules' words, so that
+    many rules match somewhere."""
+    corpus = Corpus(seed=seed)
+    queries = corpus.rule_queries(rules)
+    texts = corpus.articles(articles, chars=1500)
+    texts += [Article("bench", title="t", body=" ".join(q.strip('"/()*') for q in queries[i::planted]))
+              for i in range(planted)]  # fmt: skip
+    return rules_folder(tmp_path, queries, corpus.names), texts
+
+
+def agree_on(rules, articles, after_each=lambda: None) -> int:
+    """How many matches in all, once fast and reference paths agreed on every article."""
     matched = 0
     for article in articles:
         equal, found = same(rules, article)
         assert equal, article.body[:200]
         matched += len(found)
-    assert matched > 50
+        after_each()
+    return matched
+
+
+def test_generated_rules_give_the_same_matches_with_and_without_presearch(tmp_path):
+    rules, articles = generated(tmp_path, seed=3, rules=400, articles=60, planted=20)
+    assert agree_on(rules, articles) > 50
     assert len(rules.presearcher.always) < 20
 
 
 def test_the_word_cache_starts_afresh_when_full_and_results_do_not_change(tmp_path, monkeypatch):
     monkeypatch.setattr(presearch, "WORD_CACHE_LIMIT", 300)  # an article has about 200 words
-    corpus = Corpus(seed=5)
-    queries = corpus.rule_queries(300)
-    articles = corpus.articles(30, chars=1500)
-    articles += [Article("bench", title="t", body=" ".join(q.strip('"/()*') for q in queries[i::10]))
-                 for i in range(10)]  # fmt: skip
-    rules = rules_folder(tmp_path, queries, corpus.names)
-    sizes, matched = [], 0
-    for article in articles:
-        equal, found = same(rules, article)
-        assert equal, article.body[:200]
-        matched += len(found)
-        sizes.append(len(rules.presearcher.seen))
+    rules, articles = generated(tmp_path, seed=5, rules=300, articles=30, planted=10)
+    sizes: list[int] = []
+    assert agree_on(rules, articles, lambda: sizes.append(len(rules.presearcher.seen))) > 10
     assert any(later < earlier for earlier, later in pairwise(sizes))  # it did start afresh
-    assert matched > 10
 
 
 def test_shipped_pack_gives_the_same_matches_with_and_without_presearch():
