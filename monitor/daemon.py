@@ -18,7 +18,8 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -52,28 +53,32 @@ class Pipeline:
     store: Store
     notifiers: dict[str, Notifier]
     policy: AlertPolicy
+    matching: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="match")
+    )
 
     async def poll(self, source: Source, settings: SourceConfig) -> bool:
-        state = self.store.source_state(source.id)
+        store = self.store
+        state = await store.call(store.source_state, source.id)
         started = time.monotonic()
         try:
             async with asyncio.timeout((settings.timeout or 20.0) * 3 + 30):
                 result = await source.poll(state.cursor)
         except (SourceError, TimeoutError) as exc:
-            self._failed(source.id, str(exc) or "poll timed out", settings)
+            await self._failed(source.id, str(exc) or "poll timed out", settings)
             return False
         except Exception as exc:  # a source bug must not stop the daemon
             log.exception("poll crashed", extra={"source": source.id})
-            self._failed(source.id, f"{type(exc).__name__}: {exc}", settings)
+            await self._failed(source.id, f"{type(exc).__name__}: {exc}", settings)
             return False
-        fresh = self.store.unseen(result.articles)
+        fresh = await store.call(store.unseen, result.articles)
         alert_from = _alert_window_start(state.primed, settings.backfill or 0.0)
-        items = [self._evaluate(article, alert_from) for article in fresh]
-        recorded = self.store.record_poll(
-            source.id, result.cursor, result.articles, items, self.policy
+        items = await self._match(fresh, alert_from)
+        recorded = await store.call(
+            store.record_poll, source.id, result.cursor, result.articles, items, self.policy
         )
         if self.rules.regex_timeouts:
-            self.store.put_meta("regex_timeouts", dict(self.rules.regex_timeouts))
+            await store.call(store.put_meta, "regex_timeouts", dict(self.rules.regex_timeouts))
         queued = sum(len(item.alerts) for item in recorded)
         if (
             state.primed
@@ -98,6 +103,16 @@ class Pipeline:
             )
         return True
 
+    async def _match(self, fresh: list[Article], alert_from: datetime | None) -> list[NewArticle]:
+        """Match on the matching thread: thousands of new items never stall the event loop.
+
+        One thread, because the rule set's caches are not shared between threads.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.matching, lambda: [self._evaluate(article, alert_from) for article in fresh]
+        )
+
     def _evaluate(self, article: Article, alert_from: datetime | None) -> NewArticle:
         matches = self.rules.match(article)
         if not matches or alert_from is None or article.when < alert_from:
@@ -105,8 +120,8 @@ class Pipeline:
         alerts = build_alerts(article, matches, self.config.defaults.notify, self.notifiers.keys())
         return NewArticle(article, matches, alerts)
 
-    def _failed(self, source_id: str, error: str, settings: SourceConfig) -> None:
-        streak = self.store.record_failure(source_id, error)
+    async def _failed(self, source_id: str, error: str, settings: SourceConfig) -> None:
+        streak = await self.store.call(self.store.record_failure, source_id, error)
         if streak == 1:
             log.warning(
                 "poll failed: %s (retrying every %s; logged once until it recovers)",
@@ -180,6 +195,7 @@ class Daemon:
 
     async def close(self) -> None:
         await self.fetcher.aclose()
+        self.pipeline.matching.shutdown(wait=True)
         self.store.close()
         self.lock.close()
 
@@ -271,7 +287,7 @@ class Daemon:
             return
         self.pipeline.rules = rules
         self.pipeline.policy.rules = {rule.id: rule for rule in rules.rules}
-        self._record_rules()
+        await self.store.call(self._record_rules)
         log.info("rules reloaded (%s): %s, %d rules in %d files", why, rules.version,
                  len(rules.rules), rules.files)  # fmt: skip
 
@@ -281,7 +297,9 @@ class Daemon:
         self.store.put_meta("rules", summary | {"loaded_at": time.time()})
 
     async def _forget(self) -> None:
-        forgotten = self.store.forget(time.time() - self.config.defaults.remember)
+        forgotten = await self.store.call(
+            self.store.forget, time.time() - self.config.defaults.remember
+        )
         if forgotten:
             log.info("forgot %d articles no source has shown for %s", forgotten,
                      _human(self.config.defaults.remember))  # fmt: skip

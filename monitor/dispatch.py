@@ -6,7 +6,7 @@ what the notifier answered: sent; retried later (after the service's
 Retry-After, clamped, or an exponential backoff with jitter up to the
 notifier's cap); or dead, with the reason, when the service refused it for
 good or the notifier's deadline (default 24h) passed. Nothing here blocks the
-event loop.
+event loop: store work runs on the store's thread.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class Dispatcher:
         tries every pending alert once, whatever its next attempt time.
         """
         async with self.lock:
-            self.bundle_due(time.time())
+            await self.store.call(self.bundle_due, time.time())
             results = await asyncio.gather(
                 *(self._drain(notifier_id, ignore_backoff) for notifier_id in self.notifiers)
             )
@@ -62,12 +62,12 @@ class Dispatcher:
                 self.store.outbox.bundle_held(notifier_id, note, "digest", digest_heading)
 
     async def _drain(self, notifier_id: str, ignore_backoff: bool) -> bool:
-        notifier = self.notifiers[notifier_id]
+        notifier, outbox = self.notifiers[notifier_id], self.store.outbox
         tried: set[int] = set()
         ok = True
         while True:
             now = float("inf") if ignore_backoff else time.time()
-            rows = self.store.outbox.claim(notifier_id, BATCH, LEASE, now, skip=tried)
+            rows = await self.store.call(outbox.claim, notifier_id, BATCH, LEASE, now, skip=tried)
             if not rows:
                 return ok
             for row in rows:
@@ -76,26 +76,28 @@ class Dispatcher:
 
     async def _send(self, notifier: Notifier, row: OutboxRow) -> bool:
         context = {"notifier": notifier.id, "alert": row.id}
+        outbox = self.store.outbox
         try:
-            result = await notifier.send(row.alert, thread=self.store.outbox.parent_ref(row))
+            thread = await self.store.call(outbox.parent_ref, row)
+            result = await notifier.send(row.alert, thread=thread)
         except Exception as exc:  # a notifier bug must not lose the alert
             log.exception("send crashed", extra=context)
             result = SendResult.later(type(exc).__name__)
-        outbox = self.store.outbox
         if result.ok:
-            outbox.sent(row, result.ref)
+            await self.store.call(outbox.sent, row, result.ref)
             return True
         if not result.retry:
-            outbox.dead(row, result.error)
+            await self.store.call(outbox.dead, row, result.error)
             log.error("delivery failed for good: %s", result.error, extra=context)
             return False
         config = self.configs[notifier.id]
         delay = retry_delay(result, row.attempts, config)
         if time.time() + delay > row.created_at + config.deadline:
-            outbox.dead(row, f"not delivered within {config.deadline:g}s: {result.error}")
+            error = f"not delivered within {config.deadline:g}s: {result.error}"
+            await self.store.call(outbox.dead, row, error)
             log.error("delivery deadline passed: %s", result.error, extra=context)
         else:
-            outbox.retry(row, result.error, delay)
+            await self.store.call(outbox.retry, row, result.error, delay)
             log.warning(
                 "delivery failed, retrying in %.0fs: %s", delay, result.error, extra=context
             )

@@ -10,15 +10,18 @@ The schema is versioned with `PRAGMA user_version` and migrated on open.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from monitor.alerts import Alert, AlertPolicy, Placement
 from monitor.article import Article
@@ -29,6 +32,8 @@ from monitor.store.schema import MIGRATIONS
 
 STORY_KEY_WINDOW = 7 * 86400  # an update of a story comes within a week
 SIMHASH_WINDOW = 3 * 86400  # copies of a wire story within three days
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,8 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        # One connection, used by one thread at a time: the caller's, or the store thread.
+        self.db = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -65,9 +71,21 @@ class SqliteStore:
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
         self.outbox = Outbox(self.db, self.transaction)
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
 
     def close(self) -> None:
+        self.thread.shutdown(wait=True)
         self.db.close()
+
+    async def call(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a store method on the store's own thread.
+
+        The daemon's event loop never waits on SQLite (a busy file, a long poll
+        being recorded): store work queues here, one call at a time, so the
+        connection needs no lock and a slow write delays only other store work.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.thread, functools.partial(method, *args, **kwargs))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
