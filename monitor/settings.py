@@ -7,9 +7,11 @@ edge is plain dataclasses and numbers (seconds, bytes).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
 UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -65,3 +67,39 @@ def parse_cron(value: Any) -> str:
 
 
 Cron = Annotated[str, BeforeValidator(parse_cron)]
+
+
+def secret_values(value: Any) -> list[str]:
+    """Every `SecretStr` value in a model, however nested: what redaction must hide.
+
+    Secrets are found by their type, so a new secret field of any plugin is
+    redacted without a list of its own. A URL-shaped secret (a webhook URL)
+    yields its path, query and password too, since an error text may carry
+    only a piece of it.
+    """
+    found = dict.fromkeys(piece for secret in _secrets_in(value) for piece in _pieces(secret))
+    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+
+
+def _secrets_in(value: Any) -> Iterator[str]:
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _secrets_in(getattr(value, name))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _secrets_in(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _secrets_in(item)
+
+
+def _pieces(secret: str) -> Iterator[str]:
+    yield secret
+    try:
+        parts = urlsplit(secret)
+    except ValueError:
+        return
+    if parts.scheme and parts.netloc:
+        yield from (p for p in (parts.path, parts.query, parts.password or "") if len(p) >= 8)
