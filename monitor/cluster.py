@@ -13,6 +13,7 @@ to send one top-level alert per story and thread (or suppress) the rest.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 
 from monitor.article import Article
@@ -28,6 +29,8 @@ MIN_KEY_WORDS = 4  # "Markets" or "Live updates" must not merge unrelated storie
 MIN_SHINGLE_WORDS = 25  # too little text gives a SimHash that means nothing
 CANDIDATE_BITS = 12  # unrelated news measured here is 14+ bits apart
 MIN_RESEMBLANCE = 0.5
+MAX_SHINGLE_WORDS = 3000  # a story's opening is enough to know it; bounds the work on huge texts
+BAND_BITS = 16  # the SimHash index cuts 64 bits into four bands of 16
 
 
 def story_key(title: str) -> str:
@@ -40,7 +43,7 @@ def story_key(title: str) -> str:
 
 def shingles(text: str) -> set[int]:
     """The text's three-word shingles, hashed to 64 bits; empty when there is too little text."""
-    words = words_of(text)
+    words = words_of(text)[:MAX_SHINGLE_WORDS]
     if len(words) < MIN_SHINGLE_WORDS:
         return set()
     return {
@@ -54,21 +57,69 @@ def article_text(article: Article) -> str:
 
 
 def simhash(article: Article) -> int:
-    """SimHash of the article's shingles; 0 when there is too little text."""
-    weights = [0] * 64
+    """SimHash of the article's shingles; 0 when there is too little text.
+
+    Each bit is set where most shingles have it set: the shingles' 64-bit
+    strings are counted column by column (at C speed, ten times faster than
+    summing bit by bit).
+    """
     values = shingles(article_text(article))
     if not values:
         return 0
-    for value in values:
-        for bit in range(64):
-            weights[bit] += 1 if value >> bit & 1 else -1
-    result = sum(1 << bit for bit, weight in enumerate(weights) if weight > 0)
-    return _signed(result)
+    half = len(values) / 2
+    columns = map("".join, zip(*(format(value, "064b") for value in values), strict=True))
+    bits = "".join("1" if column.count("1") > half else "0" for column in columns)
+    return _signed(int(bits, 2))
 
 
 def candidates(a: int, b: int) -> bool:
     """Close enough in SimHash to be worth comparing the texts."""
-    return bool(a and b) and bin((a ^ b) & (2**64 - 1)).count("1") <= CANDIDATE_BITS
+    return bool(a and b) and distance(a, b) <= CANDIDATE_BITS
+
+
+def distance(a: int, b: int) -> int:
+    return ((a ^ b) & (2**64 - 1)).bit_count()
+
+
+class SimhashIndex:
+    """The fingerprints within CANDIDATE_BITS of a SimHash, without comparing it to every one.
+
+    Multi-index hashing: two fingerprints within 12 bits differ in at most 3 bits
+    of one of their four 16-bit bands (by pigeonhole), so probing each band's table
+    with the 697 values within 3 bits of the query's band finds every candidate,
+    however many fingerprints there are. Comparing a new article with each of the
+    last three days' articles made a 30,000-item poll take minutes.
+    """
+
+    BANDS = 64 // BAND_BITS
+    PROBES = [
+        sum(1 << bit for bit in flipped)
+        for radius in range(CANDIDATE_BITS // (64 // BAND_BITS) + 1)
+        for flipped in itertools.combinations(range(BAND_BITS), radius)
+    ]
+
+    def __init__(self) -> None:
+        self.tables: list[dict[int, list[tuple[int, str]]]] = [{} for _ in range(self.BANDS)]
+
+    def add(self, fingerprint: int, key: str) -> None:
+        for band, value in enumerate(_bands(fingerprint)):
+            self.tables[band].setdefault(value, []).append((fingerprint, key))
+
+    def near(self, fingerprint: int) -> list[str]:
+        """The keys of the fingerprints within CANDIDATE_BITS, nearest first."""
+        found: dict[str, int] = {}
+        for table, value in zip(self.tables, _bands(fingerprint), strict=True):
+            for bucket in filter(None, map(table.get, [value ^ probe for probe in self.PROBES])):
+                for other, key in bucket:
+                    if (bits := distance(fingerprint, other)) <= CANDIDATE_BITS:
+                        found[key] = bits
+        return sorted(found, key=found.__getitem__)
+
+
+def _bands(fingerprint: int) -> list[int]:
+    unsigned = fingerprint & (2**64 - 1)
+    mask = (1 << BAND_BITS) - 1
+    return [unsigned >> (band * BAND_BITS) & mask for band in range(64 // BAND_BITS)]
 
 
 def same_story(text: str, other: str) -> bool:

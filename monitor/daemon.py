@@ -42,6 +42,7 @@ log = logging.getLogger("monitor")
 STOP_GRACE = 10.0
 RULES_CHECK = 2.0  # seconds between looks at the rule files
 GAP_MIN_ITEMS = 5  # a feed this short is often wholly new; no warning below it
+CHUNK = 200  # new articles matched (and recorded) in one go before others get a turn
 
 
 @dataclass
@@ -104,14 +105,20 @@ class Pipeline:
         return True
 
     async def _match(self, fresh: list[Article], alert_from: datetime | None) -> list[NewArticle]:
-        """Match on the matching thread: thousands of new items never stall the event loop.
+        """Match on the matching thread, a chunk at a time.
 
-        One thread, because the rule set's caches are not shared between threads.
+        Off the loop, so thousands of new items never stall it; in chunks, so
+        another source's poll waits for one chunk, not for the whole feed. One
+        thread, because the rule set's caches are not shared between threads.
         """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self.matching, lambda: [self._evaluate(article, alert_from) for article in fresh]
-        )
+        items: list[NewArticle] = []
+        for start in range(0, len(fresh), CHUNK):
+            chunk = fresh[start : start + CHUNK]
+            items += await loop.run_in_executor(
+                self.matching, lambda chunk=chunk: [self._evaluate(a, alert_from) for a in chunk]
+            )
+        return items
 
     def _evaluate(self, article: Article, alert_from: datetime | None) -> NewArticle:
         matches = self.rules.match(article)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable
 
-from monitor.match.engine import Evaluator, close, plain_fields
+from monitor.match.engine import Evaluator, Span, near_kept, plain_fields
 from monitor.match.presearch import necessary_words
 from monitor.match.query import (
     And,
@@ -34,7 +34,6 @@ from monitor.match.query import (
 from monitor.match.text import FieldText
 
 Check = Callable[[Evaluator], bool]
-Span = tuple[int, int]  # first and last word position of a hit in one field
 Spans = Callable[[FieldText], set[Span]]
 
 
@@ -201,12 +200,8 @@ def compile_spans(node: Node) -> Spans | None:
 def _near(node: Near, text: FieldText, left: set[Span], right: Spans) -> set[Span]:
     if not left:
         return set()
-    kept: set[Span] = set()
-    for b in right(text):
-        for a in left:
-            if a != b and close(node, text, a, b):
-                kept.update((a, b))
-    return kept
+    kept_left, kept_right = near_kept(node, text, left, right(text))
+    return {*kept_left, *kept_right}
 
 
 def _phrase_starts(text: FieldText, phrase: tuple[str, ...]) -> list[int]:

@@ -37,6 +37,9 @@ ABBREVIATIONS = frozenset(
 TEXT_FIELDS = ("title", "summary", "body")
 OTHER_FIELDS = ("author", "url", "source")
 ALL_FIELDS = (*TEXT_FIELDS, *OTHER_FIELDS)
+# A word's first occurrences in a field that count: far more than any real story has,
+# and a bound on the work a text written to be dense with a rule's words can cause.
+MAX_OCCURRENCES = 10_000
 
 
 def fold(text: str) -> str:
@@ -93,15 +96,15 @@ class FieldText:
         return set(self.words)
 
     def occurrences(self, word: str) -> list[int]:
-        """Where a word stands. Rules ask about few of an article's words, so each is found
-        by `list.index` at C speed when first asked, rather than indexing every word."""
+        """Where a word stands (its first MAX_OCCURRENCES places). Rules ask about few of an
+        article's words, so each is found by `list.index` at C speed when first asked."""
         found = self._occurrences.get(word)
         if found is None:
             found = self._occurrences[word] = []
             if word in self.word_set:
                 words, position = self.words, -1
                 with suppress(ValueError):
-                    while True:
+                    while len(found) < MAX_OCCURRENCES:
                         position = words.index(word, position + 1)
                         found.append(position)
         return found

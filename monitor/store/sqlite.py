@@ -25,7 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from monitor.alerts import Alert, AlertPolicy, Placement
 from monitor.article import Article
-from monitor.cluster import article_text, candidates, same_story, simhash, story_key
+from monitor.cluster import SimhashIndex, article_text, same_story, simhash, story_key
 from monitor.match import Match
 from monitor.store.outbox import Outbox, OutboxHistory
 from monitor.store.schema import MIGRATIONS
@@ -72,6 +72,7 @@ class SqliteStore:
         self._migrate()
         self.outbox = Outbox(self.db, self.transaction)
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self.copies = RecentCopies()
 
     def close(self) -> None:
         self.thread.shutdown(wait=True)
@@ -192,7 +193,10 @@ class SqliteStore:
     ) -> None:
         a = item.article
         key, fingerprint = story_key(a.title), simhash(a)
-        cluster_id = _cluster_of(db, key, fingerprint, article_text(a), now) or a.id
+        cluster_id = (key and _story_cluster(db, key, now)) or a.id
+        if cluster_id == a.id and fingerprint:
+            cluster_id = self.copies.cluster_of(db, fingerprint, article_text(a), now) or a.id
+        self.copies.add(a.id, fingerprint, cluster_id, now)
         db.execute(
             "INSERT INTO articles (id, source_id, guid, url, canonical_url, content_hash, title,"
             " summary, body, authors, published_at, fetched_at, first_seen_at, alerted,"
@@ -286,33 +290,68 @@ class SqliteStore:
             return int(row.fetchone()[0])
 
 
-def _cluster_of(
-    db: sqlite3.Connection, key: str, fingerprint: int, text: str, now: float
-) -> str | None:
-    """The cluster of an earlier article of the same story, if there is one."""
-    if key:
-        row = db.execute(
-            "SELECT cluster_id FROM articles WHERE story_key = ? AND first_seen_at > ?"
-            " ORDER BY first_seen_at LIMIT 1",
-            (key, now - STORY_KEY_WINDOW),
-        ).fetchone()
-        if row:
-            return str(row[0])
-    if fingerprint:
+def _story_cluster(db: sqlite3.Connection, key: str, now: float) -> str | None:
+    """The cluster of an earlier article with the same headline (update markers removed)."""
+    row = db.execute(
+        "SELECT cluster_id FROM articles WHERE story_key = ? AND story_key != ''"
+        " AND first_seen_at > ? ORDER BY first_seen_at LIMIT 1",  # != '': the partial index
+        (key, now - STORY_KEY_WINDOW),
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+class RecentCopies:
+    """The last three days' articles by SimHash, to find the copies of a story fast.
+
+    Loaded from the database when first needed and again every hour (so it
+    forgets what aged out); articles recorded meanwhile are added as they come.
+    Only the few nearest candidates have their text compared: a flood of
+    near-identical items cannot make each insert compare thousands of texts.
+    """
+
+    RELOAD = 3600.0
+    MAX_COMPARED = 8
+
+    def __init__(self) -> None:
+        self.index = SimhashIndex()
+        self.seen: dict[str, tuple[str, float]] = {}  # article id -> (cluster id, first seen)
+        self.loaded_at = float("-inf")
+
+    def cluster_of(
+        self, db: sqlite3.Connection, fingerprint: int, text: str, now: float
+    ) -> str | None:
+        if now - self.loaded_at > self.RELOAD:
+            self._load(db, now)
+        compared = 0
+        for article_id in self.index.near(fingerprint):
+            cluster_id, first_seen = self.seen[article_id]
+            if first_seen <= now - SIMHASH_WINDOW:
+                continue
+            row = db.execute(
+                "SELECT title || ' ' || summary || ' ' || body FROM articles WHERE id = ?",
+                (article_id,),
+            ).fetchone()
+            if row and same_story(text, row[0]):
+                return cluster_id
+            compared += 1
+            if compared == self.MAX_COMPARED:
+                break
+        return None
+
+    def add(self, article_id: str, fingerprint: int, cluster_id: str, now: float) -> None:
+        if fingerprint and article_id not in self.seen:
+            self.seen[article_id] = (cluster_id, now)
+            self.index.add(fingerprint, article_id)
+
+    def _load(self, db: sqlite3.Connection, now: float) -> None:
+        self.index, self.seen, self.loaded_at = SimhashIndex(), {}, now
         rows = db.execute(
-            "SELECT id, cluster_id, simhash FROM articles WHERE simhash != 0 AND first_seen_at > ?"
-            " ORDER BY first_seen_at",
+            "SELECT id, simhash, cluster_id, first_seen_at FROM articles"
+            " WHERE simhash != 0 AND first_seen_at > ? ORDER BY first_seen_at",
             (now - SIMHASH_WINDOW,),
-        ).fetchall()
-        for article_id, cluster_id, other in rows:
-            if candidates(fingerprint, other):
-                row = db.execute(
-                    "SELECT title || ' ' || summary || ' ' || body FROM articles WHERE id = ?",
-                    (article_id,),
-                ).fetchone()
-                if same_story(text, row[0]):
-                    return str(cluster_id)
-    return None
+        )
+        for article_id, fingerprint, cluster_id, first_seen in rows:
+            self.add(article_id, fingerprint, cluster_id, first_seen)
 
 
 def _utc(timestamp: float | None) -> datetime | None:
