@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
-from monitor.errors import Problem, UserError, did_you_mean, key_path
+from monitor.errors import Problem, UserError, did_you_mean, key_path, without_secrets
 from monitor.match.rules import validation_problems
 from monitor.notify import NotifierConfig, notifier_types
-from monitor.settings import ByteSize, Duration, Strict
+from monitor.settings import ByteSize, Duration, Strict, secret_values
 from monitor.sources import Backfill, SourceConfig, source_types
 from monitor.yamlsrc import Document, Loc, load_yaml
 
@@ -68,7 +68,8 @@ class Config:
         return [n for n in self.notifiers if n.id not in self.disabled]
 
     def secrets(self) -> list[str]:
-        return [secret for n in self.notifiers for secret in n.secrets()]
+        """Every secret of every source and notifier, found by its type (`SecretStr`)."""
+        return secret_values([*self.sources, *self.notifiers])
 
 
 def load_config(path: Path) -> Config:
@@ -88,6 +89,10 @@ def load_config(path: Path) -> Config:
     raw_notifiers = raw_notifiers if isinstance(raw_notifiers, list) else []
     sources = _typed(doc, raw_sources, "sources", source_types(), problems)
     notifiers = _typed(doc, raw_notifiers, "notifiers", notifier_types(), problems)
+    secrets = raw_secrets(raw_sources, source_types()) + raw_secrets(
+        raw_notifiers, notifier_types()
+    )
+    problems = [without_secrets(problem, secrets) for problem in problems]
     if model is None:
         raise UserError(problems)
     notifier_ids = {n.id for n in notifiers}
@@ -106,7 +111,7 @@ def load_config(path: Path) -> Config:
             )
         )
     if problems:
-        raise UserError(problems)
+        raise UserError([without_secrets(problem, secrets) for problem in problems])
     base = path.parent
     return Config(
         path=path,
@@ -117,6 +122,30 @@ def load_config(path: Path) -> Config:
         notifiers=notifiers,
         disabled={n.id: n.missing() for n in notifiers if n.missing()},
     )
+
+
+def raw_secrets(items: list[Any], types: dict[str, tuple[type[Any], Any]]) -> list[str]:
+    """The values given for secret fields, before validation: an error must not show them.
+
+    A field is secret by its type in the plugin's model, as after validation.
+    """
+    values: list[Any] = []
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") not in types:
+            continue
+        model = types[item["type"]][0]
+        for name, info in model.model_fields.items():
+            if "SecretStr" in repr(info.annotation):
+                values.append(item.get(info.alias or name))
+    return secret_values(_as_secrets(values))
+
+
+def _as_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [_as_secrets(v) for v in value.values()]
+    if isinstance(value, list):
+        return [_as_secrets(v) for v in value]
+    return SecretStr(str(value)) if value not in (None, "") else None
 
 
 def _substitute(doc: Document, value: Any, loc: Loc, problems: list[Problem]) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -58,3 +58,11 @@ def key_path(loc: Iterable[str | int]) -> str:
         else:
             text += f".{part}" if text else str(part)
     return text
+
+
+def without_secrets(problem: Problem, secrets: Iterable[str]) -> Problem:
+    """The problem with every secret value in its text replaced by `***`."""
+    fields = {"message": problem.message, "source_line": problem.source_line, "hint": problem.hint}
+    for secret in secrets:
+        fields = {name: text.replace(secret, "***") for name, text in fields.items()}
+    return replace(problem, **fields)

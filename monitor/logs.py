@@ -23,11 +23,18 @@ class Redactor(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            text = record.getMessage()
-            for secret in self.secrets:
-                text = text.replace(secret, "***")
-            record.msg, record.args = text, None
+            record.msg, record.args = self.redacted(record.getMessage()), None
+            if record.exc_info:  # a traceback's messages can carry a URL with its token
+                record.exc_text = self.redacted(
+                    logging.Formatter().formatException(record.exc_info)
+                )
+                record.exc_info = None
         return True
+
+    def redacted(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
 
 
 class TextFormatter(logging.Formatter):
@@ -37,8 +44,8 @@ class TextFormatter(logging.Formatter):
         line = (
             f"{when} {record.levelname:<7} {context + ': ' if context else ''}{record.getMessage()}"
         )
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            line += "\n" + (record.exc_text or self.formatException(record.exc_info))
         return line
 
 
@@ -51,8 +58,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update({k: getattr(record, k) for k in CONTEXT_KEYS if hasattr(record, k)})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
@@ -71,4 +78,10 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
 
 
 def redact(secrets: Iterable[str]) -> None:
+    """From now on, these values never appear in a log line or in `redacted` text."""
     REDACTOR.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+
+def redacted(text: str) -> str:
+    """The text with every secret `redact` was given replaced by `***`."""
+    return REDACTOR.redacted(text)

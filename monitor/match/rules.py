@@ -488,8 +488,9 @@ def validation_problems(
             )
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
-            if "got " not in message:
-                message += f" (got {error.get('input')!r})"
+            given = error.get("input")
+            if "got " not in message and not isinstance(given, dict | list):
+                message += f" (got {given!r})"
             problems.append(doc.problem(err_loc, message, path))
     return problems
 
