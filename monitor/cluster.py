@@ -57,13 +57,16 @@ def article_text(article: Article) -> str:
 
 
 def simhash(article: Article) -> int:
-    """SimHash of the article's shingles; 0 when there is too little text.
+    """SimHash of the article's shingles; 0 when there is too little text."""
+    return fingerprint(shingles(article_text(article)))
 
-    Each bit is set where most shingles have it set: the shingles' 64-bit
-    strings are counted column by column (at C speed, ten times faster than
-    summing bit by bit).
+
+def fingerprint(values: set[int]) -> int:
+    """SimHash of a shingle set: each bit set where most shingles have it set.
+
+    The shingles' 64-bit strings are counted column by column, at C speed (ten
+    times faster than summing bit by bit).
     """
-    values = shingles(article_text(article))
     if not values:
         return 0
     half = len(values) / 2
@@ -105,14 +108,17 @@ class SimhashIndex:
         for band, value in enumerate(_bands(fingerprint)):
             self.tables[band].setdefault(value, []).append((fingerprint, key))
 
-    def near(self, fingerprint: int) -> list[str]:
-        """The keys of the fingerprints within CANDIDATE_BITS, nearest first."""
+    def near(self, fingerprint: int, limit: int = 64) -> list[str]:
+        """The keys of fingerprints within CANDIDATE_BITS, nearest first: all of them, or
+        `limit` of them when a flood of near-identical items puts more than that near."""
         found: dict[str, int] = {}
         for table, value in zip(self.tables, _bands(fingerprint), strict=True):
             for bucket in filter(None, map(table.get, [value ^ probe for probe in self.PROBES])):
                 for other, key in bucket:
                     if (bits := distance(fingerprint, other)) <= CANDIDATE_BITS:
                         found[key] = bits
+                        if len(found) == limit:
+                            return sorted(found, key=found.__getitem__)
         return sorted(found, key=found.__getitem__)
 
 
@@ -123,7 +129,11 @@ def _bands(fingerprint: int) -> list[int]:
 
 
 def same_story(text: str, other: str) -> bool:
-    one, two = shingles(text), shingles(other)
+    return resembles(shingles(text), shingles(other))
+
+
+def resembles(one: set[int], two: set[int]) -> bool:
+    """Enough shared shingles (Jaccard) to be the same story."""
     return bool(one and two) and len(one & two) / len(one | two) >= MIN_RESEMBLANCE
 
 

@@ -25,7 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from monitor.alerts import Alert, AlertPolicy, Placement
 from monitor.article import Article
-from monitor.cluster import SimhashIndex, article_text, same_story, simhash, story_key
+from monitor.cluster import SimhashIndex, article_text, fingerprint, resembles, shingles, story_key
 from monitor.match import Match
 from monitor.store.outbox import Outbox, OutboxHistory
 from monitor.store.schema import MIGRATIONS
@@ -192,11 +192,12 @@ class SqliteStore:
         self, db: sqlite3.Connection, item: NewArticle, now: float, policy: AlertPolicy | None
     ) -> None:
         a = item.article
-        key, fingerprint = story_key(a.title), simhash(a)
+        key, text = story_key(a.title), shingles(article_text(a))
+        simhash = fingerprint(text)
         cluster_id = (key and _story_cluster(db, key, now)) or a.id
-        if cluster_id == a.id and fingerprint:
-            cluster_id = self.copies.cluster_of(db, fingerprint, article_text(a), now) or a.id
-        self.copies.add(a.id, fingerprint, cluster_id, now)
+        if cluster_id == a.id and simhash:
+            cluster_id = self.copies.cluster_of(db, simhash, text, now) or a.id
+        self.copies.add(a.id, simhash, cluster_id, now)
         db.execute(
             "INSERT INTO articles (id, source_id, guid, url, canonical_url, content_hash, title,"
             " summary, body, authors, published_at, fetched_at, first_seen_at, alerted,"
@@ -207,7 +208,7 @@ class SqliteStore:
                 a.summary, a.body, json.dumps(a.authors),
                 a.published_at.timestamp() if a.published_at else None,
                 a.fetched_at.timestamp(), now, int(bool(item.alerts)),
-                cluster_id, key, fingerprint, now,
+                cluster_id, key, simhash, now,
             ),
         )  # fmt: skip
         for match in item.matches:
@@ -318,12 +319,13 @@ class RecentCopies:
         self.loaded_at = float("-inf")
 
     def cluster_of(
-        self, db: sqlite3.Connection, fingerprint: int, text: str, now: float
+        self, db: sqlite3.Connection, simhash: int, text: set[int], now: float
     ) -> str | None:
+        """The cluster of a recent article whose text the shingles `text` resemble."""
         if now - self.loaded_at > self.RELOAD:
             self._load(db, now)
         compared = 0
-        for article_id in self.index.near(fingerprint):
+        for article_id in self.index.near(simhash):
             cluster_id, first_seen = self.seen[article_id]
             if first_seen <= now - SIMHASH_WINDOW:
                 continue
@@ -331,17 +333,17 @@ class RecentCopies:
                 "SELECT title || ' ' || summary || ' ' || body FROM articles WHERE id = ?",
                 (article_id,),
             ).fetchone()
-            if row and same_story(text, row[0]):
+            if row and resembles(text, shingles(row[0])):
                 return cluster_id
             compared += 1
             if compared == self.MAX_COMPARED:
                 break
         return None
 
-    def add(self, article_id: str, fingerprint: int, cluster_id: str, now: float) -> None:
-        if fingerprint and article_id not in self.seen:
+    def add(self, article_id: str, simhash: int, cluster_id: str, now: float) -> None:
+        if simhash and article_id not in self.seen:
             self.seen[article_id] = (cluster_id, now)
-            self.index.add(fingerprint, article_id)
+            self.index.add(simhash, article_id)
 
     def _load(self, db: sqlite3.Connection, now: float) -> None:
         self.index, self.seen, self.loaded_at = SimhashIndex(), {}, now
@@ -350,8 +352,8 @@ class RecentCopies:
             " WHERE simhash != 0 AND first_seen_at > ? ORDER BY first_seen_at",
             (now - SIMHASH_WINDOW,),
         )
-        for article_id, fingerprint, cluster_id, first_seen in rows:
-            self.add(article_id, fingerprint, cluster_id, first_seen)
+        for article_id, simhash, cluster_id, first_seen in rows:
+            self.add(article_id, simhash, cluster_id, first_seen)
 
 
 def _utc(timestamp: float | None) -> datetime | None:
