@@ -2,8 +2,10 @@
 
 HTML is turned into plain text here, once, so matching, alerts and storage all
 see the same clean text. The id is stable across polls and restarts: it comes
-from the feed's guid when there is one, else the canonical URL, else a hash of
-the content, so the same story fetched twice is recognised as seen.
+from the feed's guid when there is one, else the canonical URL, both within
+the source (another source's item with the same link may be another story),
+else a hash of the content, so the same story fetched twice is recognised as
+seen. Whether an article was seen is decided by the store (`SqliteStore.unseen`).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ class Article:
         if self.guid:
             key = f"guid:{self.source_id}:{self.guid}"
         elif canonical:
-            key = f"url:{canonical}"
+            key = f"url:{self.source_id}:{canonical}"
         else:
             key = f"hash:{digest or self.fetched_at.isoformat()}"
         object.__setattr__(self, "canonical_url", canonical)

@@ -4,7 +4,15 @@ Conditional GET (ETag / Last-Modified, so an unchanged feed costs one 304), a
 whole-request deadline (a server that drips one byte a second cannot hold a
 poll forever), a byte cap counted after decompression (a gzip bomb is cut
 off), at most five redirects, and a real User-Agent. Errors are short and
-never contain the URL, which may carry an API key.
+never contain the URL, which may carry an API key; whatever goes wrong in
+building or sending a request comes out as a `FetchError`, never as anything
+else.
+
+Validators (ETag, Last-Modified) are kept as the exact bytes the server sent,
+written as Latin-1 text (one character per byte, so they fit in a JSON
+cursor), and go back byte for byte: a server's non-ASCII ETag cannot make
+every later request fail. One that cannot be sent is left out and the
+request is simply unconditional.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from dataclasses import dataclass
 import httpx
 
 MAX_REDIRECTS = 5
+MAX_VALIDATOR = 1024  # bytes; a longer ETag or Last-Modified is not sent back
 
 
 class FetchError(Exception):
@@ -23,6 +32,8 @@ class FetchError(Exception):
 
 @dataclass(frozen=True)
 class FetchResult:
+    """A response; `etag` and `last_modified` are the header bytes as Latin-1 text."""
+
     status: int
     body: bytes
     content_type: str
@@ -56,11 +67,11 @@ class Fetcher:
         last_modified: str | None = None,
         accept: str = "*/*",
     ) -> FetchResult:
-        headers = {"Accept": accept}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
+        """GET `url`; `etag` and `last_modified` are validators as `FetchResult` gave them."""
+        headers = {b"Accept": accept.encode()}
+        for name, validator in ((b"If-None-Match", etag), (b"If-Modified-Since", last_modified)):
+            if (value := _header_bytes(validator)) is not None:
+                headers[name] = value
         try:
             async with asyncio.timeout(timeout):
                 return await self._get(url, headers, timeout, max_bytes)
@@ -72,9 +83,13 @@ class Fetcher:
             raise FetchError(f"timed out after {timeout:g}s") from None
         except httpx.HTTPError as exc:
             raise FetchError(f"{type(exc).__name__}: {_reason(exc)}") from None
+        except FetchError:
+            raise
+        except Exception as exc:  # e.g. InvalidURL, UnicodeError from a host name too long
+            raise FetchError(f"request failed: {type(exc).__name__}") from None
 
     async def _get(
-        self, url: str, headers: dict[str, str], timeout: float, max_bytes: int
+        self, url: str, headers: dict[bytes, bytes], timeout: float, max_bytes: int
     ) -> FetchResult:
         async with self.client.stream("GET", url, headers=headers, timeout=timeout) as response:
             if response.status_code == 304:
@@ -87,9 +102,42 @@ class Fetcher:
                 status=response.status_code,
                 body=body,
                 content_type=response.headers.get("content-type", ""),
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
+                etag=_raw_header(response, b"etag"),
+                last_modified=_raw_header(response, b"last-modified"),
             )
+
+
+def _raw_header(response: httpx.Response, name: bytes) -> str | None:
+    """A header's exact bytes as Latin-1 text, so `_header_bytes` gives the same bytes back.
+
+    httpx decodes headers as UTF-8 or Latin-1 depending on all of them, so
+    its text cannot be trusted to encode back to what the server sent.
+    """
+    for key, value in response.headers.raw:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _header_bytes(text: str | None) -> bytes | None:
+    """A validator as header bytes, or None if it cannot be sent: the request is then unconditional.
+
+    Latin-1 gives back the bytes `_raw_header` kept. A cursor written before
+    validators were kept that way may hold characters beyond Latin-1, decoded
+    from UTF-8, so they go back as UTF-8 (at worst one request is answered in
+    full and the cursor is right again). Control characters, an empty value
+    or one over MAX_VALIDATOR bytes would make the request (or the server)
+    fail on every poll, so they are dropped.
+    """
+    if not isinstance(text, str):  # a cursor edited or damaged by hand
+        return None
+    try:
+        value = text.encode("latin-1").strip(b" \t")
+    except UnicodeEncodeError:
+        value = text.encode("utf-8", "surrogatepass").strip(b" \t")
+    if not value or len(value) > MAX_VALIDATOR or any(b < 0x20 or b == 0x7F for b in value):
+        return None
+    return value
 
 
 async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:

@@ -302,6 +302,8 @@ def test_seen_items_are_remembered_by_time_not_count(workspace, feed_server, sla
     setup(workspace, feed_server, hook(slack_server))
     publish(feed_server, distinct(2))
     run_once(workspace)
+    publish(feed_server, distinct(1, start=1))  # story 0 leaves the feed
+    run_once(workspace)
     store = open_store("sqlite:///state/monitor.db", workspace.root)
     store.db.execute("UPDATE articles SET last_seen_at = ? WHERE title LIKE '%number 0'", (0,))
     assert store.forget(time.time() - 90 * 86400) == 1

@@ -101,4 +101,18 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # Each source's latest listing: the stored articles its last poll with items showed.
+    # Retention never forgets them. Seeded with what each source showed last, as far as the
+    # old `last_seen_at` tells (every item of a poll got the same time).
+    """
+    CREATE TABLE listings (
+        source_id TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        PRIMARY KEY (source_id, article_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO listings (source_id, article_id)
+        SELECT a.source_id, a.id FROM articles a JOIN
+        (SELECT source_id, max(last_seen_at) AS latest FROM articles GROUP BY source_id) m
+        ON a.source_id = m.source_id AND a.last_seen_at = m.latest;
+    """,
 ]

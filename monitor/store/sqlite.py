@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +31,7 @@ from monitor.match import Match
 from monitor.store.outbox import Outbox, OutboxHistory
 from monitor.store.schema import MIGRATIONS
 
+log = logging.getLogger("monitor")
 STORY_KEY_WINDOW = 7 * 86400  # an update of a story comes within a week
 SIMHASH_WINDOW = 3 * 86400  # copies of a wire story within three days
 P = ParamSpec("P")
@@ -113,38 +115,100 @@ class SqliteStore:
     # ---- articles ---------------------------------------------------------------
 
     def unseen(self, articles: Sequence[Article]) -> list[Article]:
-        """Those not seen before (same id, canonical URL or content), first copy of each.
+        """Those of one poll's articles not seen before (see `_stored_id`), first copy of each.
 
-        A feed that reuses a guid for a different story (a different link) has
-        its guid ignored for that item, so the story is not lost.
+        A feed that gives one guid to a different story (a different link),
+        in an earlier poll or earlier in this one, has its guid ignored for
+        that item, so the story is not lost; one line says so.
         """
         fresh: dict[str, Article] = {}
         keys: set[str] = set()
-        for article in articles:
-            if self._guid_reused(article):
-                article = replace(article, guid="")
+        for given, article in zip(articles, self._identities(self.db, articles), strict=True):
             own = {article.id, article.content_hash, article.canonical_url} - {""}
             if own & keys or self._seen(self.db, article):
                 continue
             keys |= own
             fresh[article.id] = article
+            if given.guid != article.guid:
+                log.info(
+                    "guid %r already named another link; ignored for %r",
+                    given.guid[:200],
+                    article.canonical_url[:200],
+                    extra={"source": article.source_id},
+                )
+            self._note_shared_link(article)
         return list(fresh.values())
 
-    def _guid_reused(self, article: Article) -> bool:
-        if not (article.guid and article.canonical_url):
-            return False
-        row = self.db.execute("SELECT canonical_url FROM articles WHERE id = ?", (article.id,))
+    def _identities(self, db: sqlite3.Connection, articles: Sequence[Article]) -> list[Article]:
+        """The articles as the store knows them: without a guid that names another link."""
+        links: dict[str, str] = {}  # guid id -> canonical URL of its first item in this poll
+        known = []
+        for article in articles:
+            if article.guid and article.canonical_url:
+                first = links.setdefault(article.id, article.canonical_url)
+                if first != article.canonical_url or self._guid_reused(db, article):
+                    article = replace(article, guid="")
+            known.append(article)
+        return known
+
+    @staticmethod
+    def _guid_reused(db: sqlite3.Connection, article: Article) -> bool:
+        row = db.execute("SELECT canonical_url FROM articles WHERE id = ?", (article.id,))
         known = row.fetchone()
         return known is not None and known[0] not in ("", article.canonical_url)
 
+    @classmethod
+    def _seen(cls, db: sqlite3.Connection, article: Article) -> bool:
+        return cls._stored_id(db, article) is not None
+
     @staticmethod
-    def _seen(db: sqlite3.Connection, article: Article) -> bool:
+    def _stored_id(db: sqlite3.Connection, article: Article) -> str | None:
+        """The id of a stored article that this one is, or None if it is new.
+
+        From its own source: the same id (guid), canonical URL or text; a
+        copy of another source's article that the source lists counts as its
+        own, so an edited title does not make the copy new. From another
+        source only the same content: the same text, or the same canonical
+        URL with the same title. So the same wire story in two feeds is one
+        article, but no source can make another's story look seen by giving
+        an unrelated item its link. Rows written before ids of links were per
+        source are found by their source and canonical URL.
+        """
         row = db.execute(
-            "SELECT 1 FROM articles WHERE id = ? OR (content_hash != '' AND content_hash = ?)"
-            " OR (canonical_url != '' AND canonical_url = ?) LIMIT 1",
-            (article.id, article.content_hash, article.canonical_url),
+            "SELECT id FROM articles WHERE id = ? OR (content_hash != '' AND content_hash = ?)"
+            " LIMIT 1",
+            (article.id, article.content_hash),
         ).fetchone()
-        return row is not None
+        if row is not None:
+            return str(row[0])
+        if not article.canonical_url:
+            return None
+        title = _folded(article.title)
+        rows = db.execute(
+            "SELECT id, title, source_id = ? OR id IN"
+            " (SELECT article_id FROM listings WHERE source_id = ?) FROM articles"
+            " WHERE canonical_url != '' AND canonical_url = ?",
+            (article.source_id, article.source_id, article.canonical_url),
+        )
+        for stored_id, stored_title, own in rows:
+            if own or _folded(stored_title) == title:
+                return str(stored_id)
+        return None
+
+    def _note_shared_link(self, article: Article) -> None:
+        """Log that a new article's link was seen from another source with other content."""
+        if not article.canonical_url:
+            return
+        row = self.db.execute(
+            "SELECT source_id FROM articles WHERE canonical_url != '' AND canonical_url = ?"
+            " AND source_id != ? LIMIT 1",
+            (article.canonical_url, article.source_id),
+        ).fetchone()
+        if row is not None:
+            log.info(
+                "link %r was seen from source %s with different content; this is a new article",
+                article.canonical_url[:200], row[0], extra={"source": article.source_id},
+            )  # fmt: skip
 
     def record_poll(
         self,
@@ -157,9 +221,9 @@ class SqliteStore:
         """Mark articles seen, queue their alerts and advance the source, all in one commit.
 
         A crash before the commit leaves nothing half-done: the next poll sees
-        the same items as new again. Items seen before are marked as still
-        present (retention forgets only what no feed shows any more). Returns
-        what was actually recorded.
+        the same items as new again. The items become the source's latest
+        listing (retention forgets only what no source shows any more).
+        Returns what was actually recorded.
         """
         now = time.time()
         recorded = []
@@ -169,13 +233,7 @@ class SqliteStore:
                     continue
                 self._insert_article(db, item, now, policy)
                 recorded.append(item)
-            ids = [a.id for a in items]
-            for chunk in range(0, len(ids), 500):
-                part = ids[chunk : chunk + 500]
-                marks = ", ".join("?" * len(part))
-                db.execute(
-                    f"UPDATE articles SET last_seen_at = ? WHERE id IN ({marks})", (now, *part)
-                )
+            self._record_listing(db, source_id, items, now)
             db.execute(
                 "INSERT INTO sources (source_id, cursor, primed, last_poll_at, last_ok_at,"
                 " last_error, error_streak, item_count, new_count)"
@@ -187,6 +245,33 @@ class SqliteStore:
                 (source_id, json.dumps(cursor), now, now, len(items), len(recorded)),
             )
         return recorded
+
+    def _record_listing(
+        self, db: sqlite3.Connection, source_id: str, items: Sequence[Article], now: float
+    ) -> None:
+        """Make `items` the source's latest listing and mark them shown now.
+
+        A poll with no items (a 304, an unchanged body, an empty feed, a folder
+        with nothing new) keeps the listing it had: a feed that is quiet for
+        months still lists its items, and they must stay seen.
+        """
+        if not items:
+            return
+        shown = {self._stored_id(db, a) for a in self._identities(db, items)} - {None}
+        rows = db.execute("SELECT article_id FROM listings WHERE source_id = ?", (source_id,))
+        listed = {row[0] for row in rows}
+        db.executemany(
+            "DELETE FROM listings WHERE source_id = ? AND article_id = ?",
+            ((source_id, gone) for gone in listed - shown),
+        )
+        db.executemany(
+            "INSERT INTO listings VALUES (?, ?)", ((source_id, new) for new in shown - listed)
+        )
+        db.execute(
+            "UPDATE articles SET last_seen_at = ?"
+            " WHERE id IN (SELECT article_id FROM listings WHERE source_id = ?)",
+            (now, source_id),
+        )
 
     def _insert_article(
         self, db: sqlite3.Connection, item: NewArticle, now: float, policy: AlertPolicy | None
@@ -256,16 +341,22 @@ class SqliteStore:
 
         Seen items are remembered by time, not by count: a feed that keeps an
         item for weeks never makes it look new again, as long as it keeps it.
+        An article in some source's latest listing is never forgotten, however
+        old its last showing looks: a feed that has answered 304 for months,
+        or a clock that jumped forward, must not make a whole feed new again.
         """
         with self.transaction() as db:
-            old = "SELECT id FROM articles WHERE last_seen_at < ?"
+            old = (
+                "SELECT id FROM articles WHERE last_seen_at < ?"
+                " AND id NOT IN (SELECT article_id FROM listings)"
+            )
             db.execute(f"DELETE FROM matches WHERE article_id IN ({old})", (older_than,))
             db.execute(
                 f"DELETE FROM outbox WHERE article_id IN ({old})"
                 " AND status IN ('sent', 'dead', 'suppressed')",
                 (older_than,),
             )
-            return db.execute("DELETE FROM articles WHERE last_seen_at < ?", (older_than,)).rowcount
+            return db.execute(f"DELETE FROM articles WHERE id IN ({old})", (older_than,)).rowcount
 
     # ---- sources ----------------------------------------------------------------
 
@@ -354,6 +445,11 @@ class RecentCopies:
         )
         for article_id, simhash, cluster_id, first_seen in rows:
             self.add(article_id, simhash, cluster_id, first_seen)
+
+
+def _folded(title: str) -> str:
+    """A title as compared across sources: case and spacing do not count."""
+    return " ".join(title.split()).casefold()
 
 
 def _utc(timestamp: float | None) -> datetime | None:

@@ -71,6 +71,35 @@ def test_unchanged_body_without_validators_is_not_parsed_again(feed_server):
 
 
 @pytest.mark.parametrize(
+    "stored",
+    [
+        '"\u2603"',  # beyond Latin-1: written by a version that kept httpx's decoded text
+        '"v1"\r\nX-Injected: 1',
+        "",
+        " ",
+        '"' + "x" * 5000 + '"',
+        12345,
+    ],
+    ids=["snowman", "newline", "empty", "blank", "too-long", "not-text"],
+)
+def test_a_stored_validator_that_cannot_go_back_never_fails_a_poll(feed_server, stored):
+    url = feed_server.add("/feed.xml", Route(rss(ITEMS), etag='"v1"'))
+    result = asyncio.run(poll_once(url, {"etag": stored, "last_modified": stored}))
+    assert len(result.articles) == 2 and result.cursor["etag"] == '"v1"'
+    [hit] = feed_server.hits("/feed.xml")
+    assert "X-Injected" not in hit["headers"]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:port/feed?key=k3y", "http://127.0.0.1/feed?key=k3y\x00"]
+)
+def test_a_request_that_cannot_be_built_is_a_source_error(url):
+    with pytest.raises(SourceError, match="request failed: InvalidURL") as info:
+        asyncio.run(poll_once(url))
+    assert "k3y" not in str(info.value)
+
+
+@pytest.mark.parametrize(
     ("route", "message"),
     [
         (Route(b"gone", status=404), "HTTP 404"),

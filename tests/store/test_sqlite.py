@@ -1,3 +1,4 @@
+import hashlib
 import sqlite3
 import time
 
@@ -36,10 +37,119 @@ def test_seen_by_id_canonical_url_or_content(tmp_path):
         "a", title="Nvidia up", body="Body", url="https://x.org/1?utm_source=a", guid="g1"
     )
     store.record_poll("a", {}, [], [NewArticle(first)])
-    same_url = Article("b", title="Other", body="Other", url="https://x.org/1?utm_medium=b")
-    same_text = Article("c", title="nvidia  UP", body="body")
+    same_url = Article("a", title="Nvidia up 3%", body="Edited", url="https://x.org/1?utm_medium=b")
+    same_text = Article("a", title="nvidia  UP", body="body")
     new = Article("a", title="New", body="Fresh", guid="g2")
     assert store.unseen([first, same_url, same_text, new]) == [new]
+
+
+def test_from_another_source_only_the_same_content_is_seen(tmp_path):
+    store = store_at(tmp_path)
+    first = Article("a", title="Nvidia up", body="Body", url="https://x.org/1?utm_source=a")
+    store.record_poll("a", {}, [], [NewArticle(first)])
+    same_text = Article("c", title="nvidia  UP", body="body")
+    same_url_and_title = Article("b", title="NVIDIA up", summary="Teaser", url="https://x.org/1")
+    same_url_other_story = Article("b", title="Other", body="Other", url="https://x.org/1#x")
+    assert store.unseen([same_text]) == []
+    assert store.unseen([same_url_and_title]) == []
+    assert store.unseen([same_url_other_story]) == [same_url_other_story]
+    assert store.record_poll("b", {}, [], [NewArticle(same_url_other_story)]) != []
+    assert store.article_count() == 2
+
+
+def test_a_copy_a_source_lists_stays_seen_when_its_title_is_edited(tmp_path):
+    store = store_at(tmp_path)
+    story = Article("a", title="Nvidia curbs", body="Text", url="https://x.org/1")
+    store.record_poll("a", {}, [story], [NewArticle(story)])
+    copy = Article("b", title="Nvidia curbs", summary="Teaser", url="https://x.org/1", guid="b1")
+    assert store.unseen([copy]) == []
+    store.record_poll("b", {}, [copy], [])
+    edited = Article("b", title="UPDATE 1-Nvidia curbs", summary="Teaser", url=copy.url, guid="b1")
+    assert store.unseen([edited]) == []
+    other = Article("c", title="UPDATE 1-Nvidia curbs", summary="Spam", url=copy.url)
+    assert store.unseen([other]) == [other]  # c never showed the story
+
+
+def test_a_guid_reused_in_a_later_poll_is_ignored_for_the_new_link(tmp_path):
+    store = store_at(tmp_path)
+    old = Article("a", title="Old story", url="https://x.org/old", guid="g")
+    store.record_poll("a", {}, [old], [NewArticle(old)])
+    reused = Article("a", title="New story", url="https://x.org/new", guid="g")
+    [fresh] = store.unseen([reused])
+    assert fresh.guid == "" and fresh.url == reused.url
+    store.record_poll("a", {}, [reused], [NewArticle(fresh)])
+    assert store.unseen([reused]) == [] and store.unseen([old]) == []
+
+
+def old_id(article):
+    """The id the code before per-source link ids gave an article without a guid."""
+    key = (
+        f"url:{article.canonical_url}" if article.canonical_url else f"hash:{article.content_hash}"
+    )
+    return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def test_articles_stored_with_the_old_ids_stay_seen_and_listed(tmp_path):
+    store = store_at(tmp_path)
+    feed = [
+        Article("a", title=f"Story {i}", body=f"Text {i}", url=f"https://x.org/{i}")
+        for i in range(5)
+    ]
+    for article in feed:  # written as the old record_poll wrote them
+        legacy = Article(article.source_id, article.title, body=article.body, url=article.url)
+        object.__setattr__(legacy, "id", old_id(article))
+        store.record_poll("a", {}, [], [NewArticle(legacy)])
+    assert all(old_id(a) != a.id for a in feed)
+    assert store.unseen(feed) == []
+    store.record_poll("a", {}, feed, [])
+    assert store.forget(time.time() + 100 * 86400) == 0
+    assert store.unseen(feed) == []
+
+
+def test_a_listing_outlives_retention_until_the_source_shows_other_items(tmp_path):
+    store = store_at(tmp_path)
+    listing = [Article("a", title=f"Story {i}", url=f"https://x.org/{i}") for i in range(20)]
+    store.record_poll("a", {}, listing, [NewArticle(a) for a in store.unseen(listing)])
+    store.record_poll("a", {"etag": "v1"}, [], [])  # a 304 keeps the listing
+    later = time.time() + 10 * 86400
+    assert store.forget(later) == 0
+    extra = Article("a", title="Story 20", url="https://x.org/20")
+    assert store.unseen([*listing, extra]) == [extra]
+    store.record_poll("a", {}, [extra], [NewArticle(extra)])  # the listing is now one item
+    assert store.forget(later) == 20
+    assert store.unseen([extra]) == []
+
+
+def test_an_article_another_source_still_lists_is_kept(tmp_path):
+    store = store_at(tmp_path)
+    story = Article("a", title="Wire story", body="Same text", url="https://a.org/1")
+    copy = Article("b", title="Wire story", body="Same text", url="https://b.org/9")
+    store.record_poll("a", {}, [story], [NewArticle(story)])
+    store.record_poll("b", {}, [copy], store.unseen([copy]))
+    store.record_poll("a", {}, [Article("a", title="Other", url="https://a.org/2")], [])
+    assert store.forget(time.time() + 86400) == 0
+    assert store.unseen([copy]) == []
+
+
+def test_the_upgrade_lists_what_each_source_showed_last(tmp_path):
+    path = tmp_path / "state" / "t.db"
+    path.parent.mkdir()
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:3]:
+        db.executescript(script)
+    row = "INSERT INTO articles (id, source_id, guid, url, canonical_url, content_hash, title,"
+    row += " summary, body, authors, published_at, fetched_at, first_seen_at, alerted,"
+    row += " last_seen_at) VALUES (?, ?, '', '', '', '', 't', '', '', '[]', NULL, 0, 0, 0, ?)"
+    db.executemany(
+        row, [("x1", "a", 100.0), ("x2", "a", 200.0), ("x3", "a", 200.0), ("y", "b", 50.0)]
+    )
+    db.execute("PRAGMA user_version=3")
+    db.commit()
+    db.close()
+    store = store_at(tmp_path)
+    listed = store.db.execute("SELECT source_id, article_id FROM listings ORDER BY 2").fetchall()
+    assert [tuple(r) for r in listed] == [("a", "x2"), ("a", "x3"), ("b", "y")]
+    assert store.forget(1000.0) == 1
 
 
 def test_duplicates_within_one_batch_count_once(tmp_path):
