@@ -157,20 +157,29 @@ def html_to_text(markup: str) -> str:
 
 
 def parse_datetime(value: object) -> datetime | None:
-    """ISO 8601 or RFC 2822 text (or a datetime) as an aware UTC datetime; None if unreadable."""
+    """ISO 8601 or RFC 2822 text (or a datetime) as an aware UTC datetime; None if unreadable.
+
+    Never raises: a date from outside that cannot be read, or that falls outside
+    what a datetime can hold once in UTC (year 9999 at -14:00), is no date at all,
+    and the article counts as undated rather than being lost. Text of more than
+    200 characters is no date and is not parsed (linear time on any input).
+    """
     if isinstance(value, datetime):
         parsed = value
-    elif isinstance(value, str) and value.strip():
+    elif isinstance(value, str) and value.strip() and len(value) <= 200:
         text = value.strip()
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             try:
                 parsed = email.utils.parsedate_to_datetime(text)
-            except (TypeError, ValueError, IndexError):
+            except (TypeError, ValueError, IndexError, OverflowError):
                 return None
     else:
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None

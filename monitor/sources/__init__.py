@@ -62,10 +62,15 @@ class PollResult:
 
 @dataclass(frozen=True)
 class SourceContext:
-    """What a source may use: the shared HTTP client and the config's folder."""
+    """What a source may use: the shared HTTP client and the config's folder.
+
+    `once` is true in `run --once`, where no later poll will come: a source that
+    would leave work for its next poll (a file still being written) finishes it now.
+    """
 
     fetcher: Fetcher | None
     base_dir: Path
+    once: bool = False
 
 
 class Source(Protocol):

@@ -1,8 +1,10 @@
 """Article files: one reader per format, chosen by the file's extension.
 
 Used by the `files` source and by `trade-monitor match`. A reader raises
-`SourceError` with a message a user can act on; it never lets a malformed file
-crash the caller.
+`SourceError` with a message a user can act on when nothing in the file can be
+read; a file of many records (a JSON list, JSON lines) keeps its good records
+and notes each bad one, so one broken line never loses the others. A malformed
+file never crashes the caller.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from html.parser import HTMLParser
@@ -22,60 +25,99 @@ from monitor.sources import SourceError
 from monitor.sources.newswire import is_newswire, parse_text
 from monitor.sources.rss import parse_feed
 
-Reader = Callable[[bytes, str, datetime], list[Article]]
+
+@dataclass(frozen=True)
+class Parsed:
+    """The articles of one file, and a note for each record left out (a bad line or item)."""
+
+    articles: list[Article]
+    skipped: list[str] = field(default_factory=list)
 
 
-def read_txt(data: bytes, source_id: str, modified: datetime) -> list[Article]:
+Reader = Callable[[bytes, str, datetime], Parsed]
+ONE_ARTICLE_PER_FILE = frozenset({".txt", ".html", ".htm", ".eml"})
+
+
+def read_txt(data: bytes, source_id: str, modified: datetime) -> Parsed:
     story = parse_text(_decode(data), year_hint=modified.year)
     if not (story.title or story.body):
-        return []
-    return [
-        Article(
-            source_id=source_id,
-            title=story.title,
-            body=story.body,
-            authors=story.authors,
-            published_at=story.published_at,
-        )
-    ]
+        return Parsed([])
+    article = Article(
+        source_id=source_id,
+        title=story.title,
+        body=story.body,
+        authors=story.authors,
+        published_at=story.published_at,
+    )
+    return Parsed([article])
 
 
-def read_json(data: bytes, source_id: str, modified: datetime) -> list[Article]:
-    try:
-        value = json.loads(_decode(data))
-    except json.JSONDecodeError as exc:
-        raise SourceError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    records = value if isinstance(value, list) else [value]
-    return [article_from_record(r, source_id, i + 1) for i, r in enumerate(records)]
+def read_json(data: bytes, source_id: str, modified: datetime) -> Parsed:
+    value = _load_json(_decode(data), "")
+    parsed = Parsed([])
+    for number, record in enumerate(value if isinstance(value, list) else [value], 1):
+        try:
+            parsed.articles.append(article_from_record(record, source_id, number))
+        except SourceError as exc:
+            parsed.skipped.append(str(exc))
+    return parsed
 
 
-def read_jsonl(data: bytes, source_id: str, modified: datetime) -> list[Article]:
-    return list(read_json_lines(_decode(data).splitlines(), source_id))
-
-
-def read_json_lines(lines: Any, source_id: str) -> Iterator[Article]:
-    for number, line in enumerate(lines, 1):
+def read_jsonl(data: bytes, source_id: str, modified: datetime) -> Parsed:
+    parsed = Parsed([])
+    for number, line in enumerate(_decode(data).splitlines(), 1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SourceError(f"line {number}: invalid JSON: {exc.msg}") from None
-        yield article_from_record(record, source_id, number)
+            record = _load_json(line, f"line {number}: ")
+            parsed.articles.append(article_from_record(record, source_id, number, "line"))
+        except SourceError as exc:
+            parsed.skipped.append(str(exc))
+    return parsed
 
 
-def article_from_record(record: Any, source_id: str, number: int = 1) -> Article:
-    """A JSON object with `title`, `summary`, `body`, `url`, `published`, ... as an Article."""
+def read_json_lines(lines: Iterable[str], source_id: str) -> Iterator[Article]:
+    """Articles from JSON lines (stdin for `match -`); SourceError at the first bad line."""
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            record = _load_json(line, f"line {number}: ")
+            yield article_from_record(record, source_id, number, "line")
+
+
+def _load_json(text: str, where: str) -> Any:
+    """json.loads, with every way it can fail (deep nesting, huge numbers) as a SourceError."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        at = "" if where else f" at line {exc.lineno} column {exc.colno}"
+        raise SourceError(f"{where}invalid JSON{at}: {exc.msg}") from None
+    except RecursionError:
+        raise SourceError(f"{where}invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise SourceError(f"{where}invalid JSON: {exc}") from None
+
+
+def article_from_record(
+    record: Any, source_id: str, number: int = 1, what: str = "item"
+) -> Article:
+    """A JSON object with `title`, `summary`, `body`, `url`, `published`, ... as an Article.
+
+    SourceError, naming the record ("item 3" or "line 3"), if it is not one.
+    """
+    where = f"{what} {number}"
     if not isinstance(record, dict):
-        raise SourceError(f"item {number}: expected a JSON object, got {type(record).__name__}")
+        raise SourceError(f"{where}: expected a JSON object, got {type(record).__name__}")
     text = {k: record.get(k) for k in ("title", "summary", "body", "url", "id")}
     for key, value in text.items():
         if value is not None and not isinstance(value, str | int):
-            raise SourceError(f"item {number}: `{key}` must be a string")
+            raise SourceError(f"{where}: `{key}` must be a string")
     authors = record.get("authors") or record.get("author") or ()
-    authors = (authors,) if isinstance(authors, str) else tuple(str(a) for a in authors)
+    if isinstance(authors, str):
+        authors = (authors,)
+    elif isinstance(authors, list | tuple) and all(isinstance(a, str | int) for a in authors):
+        authors = tuple(str(a) for a in authors)
+    else:
+        raise SourceError(f"{where}: `authors` must be a string or a list of strings")
     published = record.get("published") or record.get("published_at") or record.get("date")
     return Article(
         source_id=str(record.get("source") or source_id),
@@ -118,7 +160,7 @@ class _PageMeta(HTMLParser):
             self.title += data
 
 
-def read_html(data: bytes, source_id: str, modified: datetime) -> list[Article]:
+def read_html(data: bytes, source_id: str, modified: datetime) -> Parsed:
     markup = _decode(data)
     page = _PageMeta()
     try:
@@ -132,20 +174,19 @@ def read_html(data: bytes, source_id: str, modified: datetime) -> list[Article]:
     if title and body.startswith(title):
         body = body[len(title) :].lstrip()
     author = meta.get("author") or meta.get("article:author") or ""
-    return [
-        Article(
-            source_id=source_id,
-            title=title,
-            summary=meta.get("description") or meta.get("og:description") or "",
-            body=body,
-            url=meta.get("canonical") or meta.get("og:url") or "",
-            authors=(author,) if author else (),
-            published_at=parse_datetime(meta.get("article:published_time")),
-        )
-    ]
+    article = Article(
+        source_id=source_id,
+        title=title,
+        summary=meta.get("description") or meta.get("og:description") or "",
+        body=body,
+        url=meta.get("canonical") or meta.get("og:url") or "",
+        authors=(author,) if author else (),
+        published_at=parse_datetime(meta.get("article:published_time")),
+    )
+    return Parsed([article])
 
 
-def read_eml(data: bytes, source_id: str, modified: datetime) -> list[Article]:
+def read_eml(data: bytes, source_id: str, modified: datetime) -> Parsed:
     message = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     part = message.get_body(preferencelist=("plain", "html"))
@@ -166,13 +207,14 @@ def read_eml(data: bytes, source_id: str, modified: datetime) -> list[Article]:
     else:
         title, body, authors = subject, content.strip(), ((sender[0] or sender[1]),)
     authors = tuple(a for a in authors if a)
-    return [
-        Article(source_id, title, body=body, guid=guid, authors=authors, published_at=published)
-    ]
+    article = Article(
+        source_id, title, body=body, guid=guid, authors=authors, published_at=published
+    )
+    return Parsed([article])
 
 
-def read_xml(data: bytes, source_id: str, modified: datetime) -> list[Article]:
-    return parse_feed(data, source_id)
+def read_xml(data: bytes, source_id: str, modified: datetime) -> Parsed:
+    return Parsed(parse_feed(data, source_id))
 
 
 READERS: dict[str, Reader] = {
@@ -189,9 +231,12 @@ READERS: dict[str, Reader] = {
 
 
 def read_path(path: Path, source_id: str, max_bytes: int = 10_000_000) -> list[Article]:
-    """The articles in one file; SourceError if it cannot be read."""
-    reader = READERS.get(path.suffix.lower())
-    if reader is None:
+    """The articles in one file; SourceError if it cannot be read or any record is bad.
+
+    For `trade-monitor match`, where the user named the file: a bad record is an
+    error to fix. The `files` source reads with `parse_file` and keeps the good ones.
+    """
+    if path.suffix.lower() not in READERS:
         raise SourceError(f"{path.name}: unsupported file type (expected {', '.join(READERS)})")
     try:
         stat = path.stat()
@@ -200,13 +245,29 @@ def read_path(path: Path, source_id: str, max_bytes: int = 10_000_000) -> list[A
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"{path.name}: cannot read: {exc.strerror or exc}") from None
-    modified = datetime.fromtimestamp(stat.st_mtime, UTC)
     try:
-        return reader(data, source_id, modified)
+        parsed = parse_file(path.name, data, source_id, stat.st_mtime)
     except SourceError as exc:
         raise SourceError(f"{path.name}: {exc}") from None
+    if parsed.skipped:
+        more = f" (and {len(parsed.skipped) - 1} more)" if len(parsed.skipped) > 1 else ""
+        raise SourceError(f"{path.name}: {parsed.skipped[0]}{more}")
+    return parsed.articles
+
+
+def parse_file(name: str, data: bytes, source_id: str, mtime: float) -> Parsed:
+    """The articles in a file's bytes, read by its name's extension; SourceError if none can be."""
+    reader = READERS[Path(name).suffix.lower()]
+    try:
+        modified = datetime.fromtimestamp(mtime, UTC)
+    except (OverflowError, OSError, ValueError):  # an absurd mtime is no reason to fail
+        modified = datetime.now(UTC)
+    try:
+        return reader(data, source_id, modified)
+    except SourceError:
+        raise
     except Exception as exc:  # a reader bug must not take the daemon down
-        raise SourceError(f"{path.name}: unreadable ({type(exc).__name__}: {exc})") from None
+        raise SourceError(f"unreadable ({type(exc).__name__}: {exc})") from None
 
 
 def _decode(data: bytes) -> str:

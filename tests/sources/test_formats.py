@@ -3,8 +3,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from monitor.article import parse_datetime
 from monitor.sources import SourceError
-from monitor.sources.formats import read_path
+from monitor.sources.formats import read_json_lines, read_path
 
 
 def write(tmp_path, name, content):
@@ -118,3 +119,45 @@ def test_cp1252_text_is_decoded(tmp_path):
     )
     assert article.title == "Café tariffs"
     assert "–" in article.body
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"title": ' + "9" * 5000 + "}", "invalid JSON: Exceeds the limit"),
+        ('{"title": "A", "authors": 5}', "`authors` must be a string or a list of strings"),
+    ],
+)
+def test_hostile_json_is_a_clear_error(tmp_path, content, message):
+    with pytest.raises(SourceError, match=message):
+        read_path(write(tmp_path, "bad.json", content), "s")
+    with pytest.raises(SourceError, match=f"line 1: .*{message}"):
+        list(read_json_lines([content], "stdin"))
+
+
+def test_read_path_names_the_first_bad_record_and_counts_the_rest(tmp_path):
+    good = json.dumps({"title": "A", "body": "x"})
+    with pytest.raises(SourceError, match=r"c.jsonl: line 2: invalid JSON.*\(and 1 more\)"):
+        read_path(write(tmp_path, "c.jsonl", f"{good}\n{{\n{good}\n[]\n"), "s")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9999-12-31T23:00:00-14:00",
+        "0001-01-01T00:00:00+14:00",
+        "Fri, 31 Dec 9999 23:00:00 -1400",
+        "2025-07-14T23:30:00Z" + " " * 300,
+        "not a date",
+        12345,
+    ],
+)
+def test_parse_datetime_never_raises(value):
+    assert parse_datetime(value) is None
+
+
+def test_parse_datetime_reads_iso_and_rfc_2822():
+    expected = datetime(2025, 7, 14, 23, 30, tzinfo=UTC)
+    assert parse_datetime("2025-07-14T23:30:00Z") == expected
+    assert parse_datetime("Mon, 14 Jul 2025 19:30:00 -0400") == expected
