@@ -35,7 +35,14 @@ from monitor.fetch import Fetcher
 from monitor.match import RuleSet, load_rules
 from monitor.match.rules import fingerprint
 from monitor.notify import Notifier, build_notifier
-from monitor.sources import Source, SourceConfig, SourceContext, SourceError, build_source
+from monitor.sources import (
+    PollResult,
+    Source,
+    SourceConfig,
+    SourceContext,
+    SourceError,
+    build_source,
+)
 from monitor.store import NewArticle, Store, open_store, sqlite_path
 
 log = logging.getLogger("monitor")
@@ -75,9 +82,7 @@ class Pipeline:
         fresh = await store.call(store.unseen, result.articles)
         alert_from = _alert_window_start(state.primed, settings.backfill or 0.0)
         items = await self._match(fresh, alert_from)
-        recorded = await store.call(
-            store.record_poll, source.id, result.cursor, result.articles, items, self.policy
-        )
+        recorded = await self._record(source.id, result, items)
         if self.rules.regex_timeouts:
             await store.call(store.put_meta, "regex_timeouts", dict(self.rules.regex_timeouts))
         queued = sum(len(item.alerts) for item in recorded)
@@ -119,6 +124,25 @@ class Pipeline:
                 self.matching, lambda chunk=chunk: [self._evaluate(a, alert_from) for a in chunk]
             )
         return items
+
+    async def _record(
+        self, source_id: str, result: PollResult, items: list[NewArticle]
+    ) -> list[NewArticle]:
+        """Record a chunk at a time, so other store work gets a turn between chunks.
+
+        The last chunk goes with the source's cursor: until then a crash only
+        means the next poll finds some of these articles seen already.
+        """
+        store, last = self.store, max(0, len(items) - CHUNK)
+        recorded: list[NewArticle] = []
+        for start in range(0, last, CHUNK):
+            recorded += await store.call(
+                store.record_articles, items[start : min(start + CHUNK, last)], self.policy
+            )
+        return recorded + await store.call(
+            store.record_poll, source_id, result.cursor, result.articles, items[last:],
+            self.policy, len(recorded),
+        )  # fmt: skip
 
     def _evaluate(self, article: Article, alert_from: datetime | None) -> NewArticle:
         matches = self.rules.match(article)
@@ -173,7 +197,7 @@ def _human(seconds: float) -> str:
 
 
 class Daemon:
-    def __init__(self, config: Config, rules: RuleSet) -> None:
+    def __init__(self, config: Config, rules: RuleSet, once: bool = False) -> None:
         self.config = config
         self.lock = lock_state(sqlite_path(config.state, config.base_dir))
         self.store = open_store(config.state, config.base_dir)
@@ -185,7 +209,7 @@ class Daemon:
         # go dead (and can be retried with `alerts retry`) instead of waiting forever.
         self.store.outbox.orphans_dead(n.id for n in config.notifiers)
         self.fetcher = Fetcher(config.defaults.user_agent)
-        context = SourceContext(self.fetcher, config.base_dir)
+        context = SourceContext(self.fetcher, config.base_dir, once=once)
         self.sources = [(build_source(s, context), s) for s in config.sources if s.enabled]
         notifiers = {n.id: build_notifier(n) for n in config.enabled_notifiers}
         configs = {n.id: n for n in config.notifiers}
@@ -360,7 +384,7 @@ def lock_state(db_path: Path) -> TextIO:
 
 def run(config: Config, rules: RuleSet, once: bool) -> int:
     async def main() -> int:
-        daemon = Daemon(config, rules)
+        daemon = Daemon(config, rules, once=once)
         return await (daemon.run_once() if once else daemon.run_forever())
 
     return asyncio.run(main())

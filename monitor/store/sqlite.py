@@ -217,22 +217,19 @@ class SqliteStore:
         items: Sequence[Article],
         new: Sequence[NewArticle],
         policy: AlertPolicy | None = None,
+        recorded_before: int = 0,
     ) -> list[NewArticle]:
         """Mark articles seen, queue their alerts and advance the source, all in one commit.
 
         A crash before the commit leaves nothing half-done: the next poll sees
         the same items as new again. The items become the source's latest
         listing (retention forgets only what no source shows any more).
-        Returns what was actually recorded.
+        `recorded_before` counts what `record_articles` recorded earlier in this
+        poll. Returns what was actually recorded.
         """
         now = time.time()
-        recorded = []
         with self.transaction() as db:
-            for item in new:
-                if self._seen(db, item.article):
-                    continue
-                self._insert_article(db, item, now, policy)
-                recorded.append(item)
+            recorded = self._insert_new(db, new, policy, now)
             self._record_listing(db, source_id, items, now)
             db.execute(
                 "INSERT INTO sources (source_id, cursor, primed, last_poll_at, last_ok_at,"
@@ -242,8 +239,34 @@ class SqliteStore:
                 " last_poll_at = excluded.last_poll_at, last_ok_at = excluded.last_ok_at,"
                 " last_error = NULL, error_streak = 0, item_count = excluded.item_count,"
                 " new_count = excluded.new_count",
-                (source_id, json.dumps(cursor), now, now, len(items), len(recorded)),
-            )
+                (source_id, json.dumps(cursor), now, now, len(items),
+                 recorded_before + len(recorded)),
+            )  # fmt: skip
+        return recorded
+
+    def record_articles(
+        self, new: Sequence[NewArticle], policy: AlertPolicy | None = None
+    ) -> list[NewArticle]:
+        """Mark some of a large poll's articles seen and queue their alerts, in one commit.
+
+        The source is not advanced: a crash before `record_poll` polls again,
+        and what was recorded here is then seen, with its alerts queued.
+        """
+        with self.transaction() as db:
+            return self._insert_new(db, new, policy, time.time())
+
+    def _insert_new(
+        self,
+        db: sqlite3.Connection,
+        new: Sequence[NewArticle],
+        policy: AlertPolicy | None,
+        now: float,
+    ) -> list[NewArticle]:
+        recorded = []
+        for item in new:
+            if not self._seen(db, item.article):
+                self._insert_article(db, item, now, policy)
+                recorded.append(item)
         return recorded
 
     def _record_listing(

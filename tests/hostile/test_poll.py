@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 
 from monitor.cli import load_all
-from monitor.daemon import Daemon
+from monitor.daemon import CHUNK, Daemon
+from monitor.store import SourceState
 from tests.servers import Route, rss
 
 ITEMS = 4000
@@ -74,3 +75,37 @@ def test_case03_a_huge_poll_blocks_neither_the_loop_nor_other_sources(workspace,
     assert ok
     assert small_first, "the small source waited for the whole big poll"
     assert worst_lag < 1.0, f"the event loop stalled for {worst_lag:.1f}s"
+
+
+def test_a_poll_recorded_in_chunks_records_every_item_once(workspace, feed_server):
+    """The chunks of a large poll add up: every item recorded, counted, and alerted once."""
+    count = 2 * CHUNK + 50
+    url = feed_server.add(
+        "/many.xml",
+        Route(
+            rss(
+                [
+                    {"title": f"Nvidia item {i}", "link": f"https://news.example/n/{i}"}
+                    for i in range(count)
+                ]
+            )
+        ),
+    )
+    workspace.write_config([{"id": "many", "type": "rss", "url": url, "backfill": "all"}])
+    config, rules = load_all(workspace.config)
+
+    async def poll_twice() -> tuple[SourceState, dict[str, int], int]:
+        daemon = Daemon(config, rules)
+        source, settings = daemon.sources[0]
+        store = daemon.store
+        assert await daemon.pipeline.poll(source, settings)
+        state = store.source_state("many")
+        assert await daemon.pipeline.poll(source, settings)  # the same body: nothing new
+        result = state, store.outbox.counts(), store.article_count()
+        await daemon.close()
+        return result
+
+    state, outbox, articles = asyncio.run(poll_twice())
+    assert articles == count
+    assert outbox["pending"] == count
+    assert (state.item_count, state.new_count) == (count, count)
