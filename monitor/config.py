@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from monitor.errors import Problem, UserError, did_you_mean, key_path
 from monitor.match.rules import validation_problems
 from monitor.notify import NotifierConfig, notifier_types
-from monitor.settings import ByteSize, Duration, Strict
+from monitor.settings import ByteSize, Duration, Strict, secret_values
 from monitor.sources import Backfill, SourceConfig, source_types
 from monitor.yamlsrc import Document, Loc, load_yaml
 
@@ -68,7 +68,8 @@ class Config:
         return [n for n in self.notifiers if n.id not in self.disabled]
 
     def secrets(self) -> list[str]:
-        return [secret for n in self.notifiers for secret in n.secrets()]
+        """Every secret in the config, found by type (settings.secret_values)."""
+        return secret_values([*self.sources, *self.notifiers])
 
 
 def load_config(path: Path) -> Config:
