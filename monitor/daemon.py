@@ -336,8 +336,8 @@ class Daemon:
                      _human(self.config.defaults.remember))  # fmt: skip
 
     async def _poll_and_dispatch(self, source: Source, settings: SourceConfig) -> None:
-        if await self.pipeline.poll(source, settings) and not self.dispatcher.lock.locked():
-            await self.dispatcher.dispatch()
+        if await self.pipeline.poll(source, settings):
+            await self.dispatcher.dispatch()  # skips notifiers whose drain is still running
 
     def _tracked(self, job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """Run a job in a task of our own, shielded from the scheduler.

@@ -1,12 +1,21 @@
 """The dispatcher: takes due alerts from the outbox and hands them to their notifiers.
 
-Each notifier is drained on its own, so a slow or failing Slack never delays
-email. An alert is claimed (in flight, with a lease), sent, and then marked by
-what the notifier answered: sent; retried later (after the service's
-Retry-After, clamped, or an exponential backoff with jitter up to the
-notifier's cap); or dead, with the reason, when the service refused it for
-good or the notifier's deadline (default 24h) passed. Nothing here blocks the
-event loop: store work runs on the store's thread.
+Each notifier is drained on a task of its own, and no lock is held across
+sends: a dispatch starts a drain for every notifier that has none running and
+skips the others, so a slow or stuck Slack never delays email. An alert is
+claimed (in flight, with a lease), sent, and then marked by what the notifier
+answered: sent; retried later (after the service's Retry-After, clamped, or an
+exponential backoff with jitter up to the notifier's cap); or dead, with the
+reason, when the service refused it for good or the notifier's deadline
+(default 24h) passed.
+
+Every send is bounded here, for every kind of notifier: it waits `pace` after
+the notifier's previous send, and then has `timeout` seconds in all (connect,
+TLS, greeting, reply), enforced from the event loop whatever the peer does.
+A send that runs out of time ends its notifier's drain, so a stuck peer costs
+one `timeout` per dispatch. Error text from a server is redacted with every
+secret of the notifier's config before it is stored or logged. Nothing here
+blocks the event loop: store work runs on the store's thread.
 """
 
 from __future__ import annotations
@@ -15,19 +24,22 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+import traceback
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.alerts import Alert
 from monitor.notify import Notifier, NotifierConfig, SendResult
+from monitor.notify.render import one_line
+from monitor.settings import secret_values
 from monitor.store import OutboxRow, Store
 
 log = logging.getLogger("monitor")
-BATCH = 20
 LEASE = 600.0
 RETRY_AFTER_LIMITS = (1.0, 3600.0)
+ERROR_CHARS = 300  # of a server's error text, kept in the outbox and the log
 
 
 class Dispatcher:
@@ -37,20 +49,28 @@ class Dispatcher:
         self.store = store
         self.notifiers = notifiers
         self.configs = configs
-        self.lock = asyncio.Lock()
+        self.secrets = {nid: secret_values(configs[nid]) for nid in notifiers}
+        self.drains: dict[str, asyncio.Task[bool]] = {}
+        self.next_send: dict[str, float] = {}  # monotonic time each notifier may send again
 
     async def dispatch(self, ignore_backoff: bool = False) -> bool:
-        """Send every due alert; False if any delivery failed.
+        """Drain every notifier that is not draining already; False if a delivery failed.
 
         `ignore_backoff` (for `run --once`, whose next run is cron's business)
         tries every pending alert once, whatever its next attempt time.
         """
-        async with self.lock:
-            await self.store.call(self.bundle_due, time.time())
-            results = await asyncio.gather(
-                *(self._drain(notifier_id, ignore_backoff) for notifier_id in self.notifiers)
-            )
-            return all(results)
+        await self.store.call(self.bundle_due, time.time())
+        started = [
+            self._start_drain(notifier_id, ignore_backoff)
+            for notifier_id in self.notifiers
+            if notifier_id not in self.drains or self.drains[notifier_id].done()
+        ]
+        return all(await asyncio.gather(*started))
+
+    def _start_drain(self, notifier_id: str, ignore_backoff: bool) -> asyncio.Task[bool]:
+        task = asyncio.create_task(self._drain(notifier_id, ignore_backoff))
+        self.drains[notifier_id] = task
+        return task
 
     def bundle_due(self, now: float) -> None:
         """Turn held alerts into one summary (an hour after the first) or digest (at its time)."""
@@ -62,46 +82,75 @@ class Dispatcher:
                 self.store.outbox.bundle_held(notifier_id, note, "digest", digest_heading)
 
     async def _drain(self, notifier_id: str, ignore_backoff: bool) -> bool:
+        """Send this notifier's due alerts one by one (each claimed just before its send, so
+        none is left in flight when the drain stops early)."""
         notifier, outbox = self.notifiers[notifier_id], self.store.outbox
         tried: set[int] = set()
         ok = True
         while True:
             now = float("inf") if ignore_backoff else time.time()
-            rows = await self.store.call(outbox.claim, notifier_id, BATCH, LEASE, now, skip=tried)
+            rows = await self.store.call(outbox.claim, notifier_id, 1, LEASE, now, skip=tried)
             if not rows:
                 return ok
-            for row in rows:
-                tried.add(row.id)
-                ok &= await self._send(notifier, row)
+            tried.add(rows[0].id)
+            result, stalled = await self._attempt(notifier, rows[0])
+            ok &= await self._settle(notifier_id, rows[0], result)
+            if stalled:
+                return False  # its peer is stuck: the rest wait for the next dispatch
 
-    async def _send(self, notifier: Notifier, row: OutboxRow) -> bool:
-        context = {"notifier": notifier.id, "alert": row.id}
-        outbox = self.store.outbox
+    async def _attempt(self, notifier: Notifier, row: OutboxRow) -> tuple[SendResult, bool]:
+        """One send, paced and under the notifier's deadline; (result, ran out of time)."""
+        config = self.configs[notifier.id]
+        thread = await self.store.call(self.store.outbox.parent_ref, row)
+        await asyncio.sleep(self.next_send.get(notifier.id, 0.0) - time.monotonic())
+        deadline = asyncio.timeout(config.timeout)
         try:
-            thread = await self.store.call(outbox.parent_ref, row)
-            result = await notifier.send(row.alert, thread=thread)
-        except Exception as exc:  # a notifier bug must not lose the alert
-            log.exception("send crashed", extra=context)
-            result = SendResult.later(type(exc).__name__)
+            async with deadline:
+                return await notifier.send(row.alert, thread=thread), False
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                return SendResult.later(f"no answer within {config.timeout:g}s"), True
+            trace = "".join(traceback.format_exception(exc))  # a notifier bug: the alert waits
+            log.error("send crashed: %s", redact(trace, self.secrets[notifier.id]),
+                      extra={"notifier": notifier.id, "alert": row.id})  # fmt: skip
+            return SendResult.later(type(exc).__name__), False
+        finally:
+            self.next_send[notifier.id] = time.monotonic() + config.pace
+
+    async def _settle(self, notifier_id: str, row: OutboxRow, result: SendResult) -> bool:
+        """Record what the send came to; the error text redacted before it is kept anywhere."""
+        context = {"notifier": notifier_id, "alert": row.id}
+        outbox = self.store.outbox
         if result.ok:
             await self.store.call(outbox.sent, row, result.ref)
             return True
+        error = clip(one_line(redact(result.error, self.secrets[notifier_id])))
         if not result.retry:
-            await self.store.call(outbox.dead, row, result.error)
-            log.error("delivery failed for good: %s", result.error, extra=context)
+            await self.store.call(outbox.dead, row, error)
+            log.error("delivery failed for good: %s", error, extra=context)
             return False
-        config = self.configs[notifier.id]
+        config = self.configs[notifier_id]
         delay = retry_delay(result, row.attempts, config)
         if time.time() + delay > row.created_at + config.deadline:
-            error = f"not delivered within {config.deadline:g}s: {result.error}"
-            await self.store.call(outbox.dead, row, error)
-            log.error("delivery deadline passed: %s", result.error, extra=context)
-        else:
-            await self.store.call(outbox.retry, row, result.error, delay)
-            log.warning(
-                "delivery failed, retrying in %.0fs: %s", delay, result.error, extra=context
+            await self.store.call(
+                outbox.dead, row, f"not delivered within {config.deadline:g}s: {error}"
             )
+            log.error("delivery deadline passed: %s", error, extra=context)
+        else:
+            await self.store.call(outbox.retry, row, error, delay)
+            log.warning("delivery failed, retrying in %.0fs: %s", delay, error, extra=context)
         return False
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """`text` with each secret (longest first, as secret_values gives them) shown as ***."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def clip(text: str, limit: int = ERROR_CHARS) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def summary_heading(alerts: list[Alert]) -> str:

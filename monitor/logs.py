@@ -73,7 +73,7 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("apscheduler", "httpx", "httpcore", "slack_sdk", "mail.log", "apprise"):
+    for noisy in ("apscheduler", "httpx", "httpcore", "mail.log", "apprise"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -15,7 +15,7 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from tests.servers import FeedServer, SlackServer
+from tests.servers import HTTP_DRIP, SMTP_DRIP, DripServer, FeedServer, SlackServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "testdata"
@@ -49,6 +49,32 @@ def feed_server() -> Iterator[FeedServer]:
 def slack_server() -> Iterator[SlackServer]:
     server = SlackServer().start()
     yield server  # type: ignore[misc]
+    server.stop()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Any]:
+    """A real SQLite store (outbox included) in a temporary folder."""
+    from monitor.store import open_store
+
+    store = open_store("sqlite:///state/t.db", tmp_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def http_drip() -> Iterator[DripServer]:
+    """An HTTP peer that drips its reply, one byte every half second."""
+    server = DripServer(HTTP_DRIP).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_drip() -> Iterator[DripServer]:
+    """An SMTP peer that drips its greeting, one byte every half second."""
+    server = DripServer(SMTP_DRIP).start()
+    yield server
     server.stop()
 
 

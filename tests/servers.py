@@ -1,7 +1,9 @@
-"""Real servers on 127.0.0.1 for the tests: a feed server and a Slack-like server.
+"""Real servers on 127.0.0.1 for the tests: a feed server, a Slack-like server, a drip server.
 
-Both run stdlib `ThreadingHTTPServer` on a thread, so the code under test
-talks real HTTP over real sockets; nothing is patched.
+The HTTP ones run stdlib `ThreadingHTTPServer` on a thread, so the code under
+test talks real HTTP over real sockets; nothing is patched. `DripServer` is a
+bare TCP server that answers any connection one byte at a time, to stand for
+a peer that never quite stops answering (an HTTP reply, an SMTP greeting).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import gzip
 import json
 import random
 import socket
+import socketserver
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +42,10 @@ class Route:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up is normal
+            super().handle_error(request, client_address)
 
 
 class LocalServer:
@@ -147,6 +155,12 @@ class SlackReply:
     retry_after: str | None = None
     drop: bool = False
     delay: float = 0.0  # seconds before answering
+    redirect_to: str | None = None  # answer `status` (a 3xx) with this Location
+    echo: bool = False  # answer with the request's path and headers as the error text
+
+
+PLAIN_HEADERS = {"host", "accept", "accept-encoding", "connection", "user-agent", "content-length",
+                 "content-type"}  # fmt: skip
 
 
 class _SlackHandler(BaseHTTPRequestHandler):
@@ -155,6 +169,9 @@ class _SlackHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: Any) -> None:
         pass
 
+    def do_GET(self) -> None:  # what a client that follows a redirect may send
+        self.do_POST()
+
     def do_POST(self) -> None:
         app: SlackServer = self.server.app  # type: ignore[attr-defined]
         length = int(self.headers.get("Content-Length", "0"))
@@ -162,7 +179,7 @@ class _SlackHandler(BaseHTTPRequestHandler):
         ctype = self.headers.get("Content-Type", "")
         payload = (
             json.loads(raw)
-            if "json" in ctype
+            if "json" in ctype and raw
             else {k: v[0] for k, v in parse_qs(raw.decode()).items()}
         )
         reply = app.next_reply(self.path)
@@ -181,6 +198,15 @@ class _SlackHandler(BaseHTTPRequestHandler):
             "raw": raw,
         }
         app.requests.append(record)
+        if reply.redirect_to:
+            self.send_response(reply.status)
+            self.send_header("Location", reply.redirect_to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if reply.echo:  # the path and every header a client chose (credentials among them)
+            chosen = (v for k, v in self.headers.items() if k.lower() not in PLAIN_HEADERS)
+            reply = SlackReply(reply.status, " ".join(["echo", self.path, *chosen]))
         if reply.status == 200 and not reply.error:  # recorded before answering, as a real
             app.delivered.append(record)  # service commits before it replies
         if is_api:
@@ -244,8 +270,64 @@ class SlackServer(LocalServer):
         return self.url + "/api/"
 
 
+class _DripHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        app: DripServer = self.server.app  # type: ignore[attr-defined]
+        app.connections += 1
+        for at in range(0, len(app.payload), app.chunk):
+            if app.stopping.wait(app.interval):
+                break
+            try:
+                self.request.sendall(app.payload[at : at + app.chunk])
+            except OSError:  # the client gave up: what a deadline should make it do
+                app.hung_up += 1
+                return
+
+
+class _TcpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class DripServer:
+    """Answers every connection with `payload`, `chunk` bytes every `interval` seconds.
+
+    Each byte comes well within any per-read timeout, so only a deadline on
+    the whole exchange ends it. `hung_up` counts clients that closed on it.
+    """
+
+    def __init__(self, payload: bytes, interval: float = 0.5, chunk: int = 1) -> None:
+        self.payload, self.interval, self.chunk = payload, interval, chunk
+        self.connections = self.hung_up = 0
+        self.stopping = threading.Event()
+        self.tcp = _TcpServer(("127.0.0.1", 0), _DripHandler)
+        self.tcp.app = self  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.tcp.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.tcp.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> DripServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.tcp.shutdown()
+        self.tcp.server_close()
+
+
+HTTP_DRIP = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" + b"X-Pad: " + b"." * 200
+SMTP_DRIP = b"220 " + b"." * 200
+
+
 @contextmanager
-def running(server: LocalServer) -> Iterator[Any]:
+def running(server: Any) -> Iterator[Any]:
     server.start()
     try:
         yield server

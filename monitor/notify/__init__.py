@@ -3,8 +3,10 @@
 `send()` returns a `SendResult`: delivered, try again later (with a delay when
 the service named one, as Slack's 429 does), or give up (with the reason):
 the classification Alertmanager uses (2xx ok, 429 and 5xx retry, other 4xx
-fail). A notifier never raises for a delivery failure and never puts a secret
-in its error text. Built-in kinds are registered in `notifier_types()`; each
+fail). A notifier never raises for a delivery failure. What bounds a send
+(the `timeout` deadline, `pace`) and what hides secrets in its error text
+(every `SecretStr` of its config) is the dispatcher's work, done in one place
+for every kind. Built-in kinds are registered in `notifier_types()`; each
 module keeps its config model next to its code.
 """
 
@@ -30,13 +32,11 @@ class NotifierConfig(Strict):
     backoff_max: Duration = 3600.0  # ... up to this
     deadline: Duration = 86400.0  # an alert not delivered by then goes dead
     digest: Cron | None = None  # collect every alert and send one message per period
+    timeout: Duration = 15.0  # the deadline of one whole send: connect, TLS, greeting, reply
+    pace: Duration = 0.0  # at least this long between two sends
 
     def missing(self) -> list[str]:
         """Required settings left empty: the notifier is switched off with a warning."""
-        return []
-
-    def secrets(self) -> list[str]:
-        """Values that must never appear in a log line."""
         return []
 
 

@@ -1,28 +1,35 @@
 """Slack: an incoming webhook, or a bot token posting with chat.postMessage.
 
-Both go through slack-sdk's blocking clients on a worker thread (no extra
-async HTTP stack), with the SDK's own retries off: the outbox decides when to
-try again. Every piece of article text is escaped (`&`, `<`, `>`), so a
-headline containing `<!channel>` or `<@U123>` is shown as text and notifies
-no one; links are never unfurled unless the config asks.
+Both are one JSON POST through monitor.notify.http (httpx, redirects never
+followed, replies capped); the outbox decides when to try again. Every piece
+of article text is escaped (`&`, `<`, `>`), so a headline containing
+`<!channel>` or `<@U123>` is shown as text and notifies no one; links are
+never unfurled unless the config asks.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
 import re
-import time
-import urllib.error
+from dataclasses import replace
 from typing import Any, Literal
 
-from pydantic import SecretStr, model_validator
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook import WebhookClient
+import httpx
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from monitor.alerts import Alert
-from monitor.notify import NotifierConfig, SendResult, retry_after_seconds
-from monitor.notify.render import by_rule, highlight, one_line, published, rule_titles, subject, why
+from monitor.notify import NotifierConfig, SendResult
+from monitor.notify.http import Reply, by_status, no_answer, post
+from monitor.notify.render import (
+    by_rule,
+    highlight,
+    link_target,
+    one_line,
+    published,
+    rule_titles,
+    subject,
+    why,
+)
 from monitor.settings import Duration
 
 SECTION_LIMIT = 3000  # Slack's limit for one section's text
@@ -43,27 +50,25 @@ class SlackConfig(NotifierConfig):
     type: Literal["slack"]
     webhook_url: SecretStr = SecretStr("")
     token: SecretStr = SecretStr("")
-    channel: str = ""
+    channel: str = Field("", validate_default=True)
     base_url: str = "https://slack.com/api/"
-    timeout: Duration = 15.0
     unfurl_links: bool = False
     pace: Duration = 1.0  # at least this long between two messages (Slack allows about 1/s)
 
-    @model_validator(mode="after")
-    def _token_needs_channel(self) -> SlackConfig:
-        if self.token.get_secret_value() and not self.channel:
+    @field_validator("channel")
+    @classmethod
+    def _token_needs_channel(cls, channel: str, info: ValidationInfo) -> str:
+        """Checked on `channel`, not the whole model: the error then shows the channel, never
+        the token next to it."""
+        token = info.data.get("token")
+        if not channel and isinstance(token, SecretStr) and token.get_secret_value():
             raise ValueError("a bot `token` needs a `channel` to post to, such as '#trade-alerts'")
-        return self
+        return channel
 
     def missing(self) -> list[str]:
         if self.webhook_url.get_secret_value() or self.token.get_secret_value():
             return []
         return ["webhook_url or token"]
-
-    def secrets(self) -> list[str]:
-        return [
-            s.get_secret_value() for s in (self.webhook_url, self.token) if s.get_secret_value()
-        ]
 
 
 def escape(text: str) -> str:
@@ -77,10 +82,9 @@ def clip(text: str, limit: int = SECTION_LIMIT) -> str:
 
 
 def link(url: str, label: str) -> str:
-    if not url.startswith(("http://", "https://")):
-        return label
-    safe = url.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C").replace(" ", "%20")
-    return f"<{safe}|{label}>"
+    """Slack's `<url|label>` for a web URL (render.link_target); the label alone otherwise."""
+    target = link_target(url)
+    return f"<{target}|{label}>" if target else label
 
 
 def blocks(alert: Alert) -> list[dict[str, Any]]:
@@ -156,69 +160,56 @@ class SlackNotifier:
     def __init__(self, config: SlackConfig) -> None:
         self.id = config.id
         self.config = config
-        timeout = max(1, round(config.timeout))
-        webhook = config.webhook_url.get_secret_value()
-        token = config.token.get_secret_value()
-        self.webhook = (
-            WebhookClient(webhook, timeout=timeout, retry_handlers=[]) if webhook else None
-        )
-        self.web = (
-            WebClient(token, base_url=config.base_url, timeout=timeout, retry_handlers=[])
-            if token and not webhook
-            else None
-        )
-        self.threads = self.web is not None  # incoming webhooks cannot reply in a thread
-        self.last_post = float("-inf")
+        self.webhook = config.webhook_url.get_secret_value()
+        # Incoming webhooks cannot reply in a thread; a bot token can.
+        self.threads = not self.webhook and bool(config.token.get_secret_value())
 
     async def send(self, alert: Alert, thread: str | None = None) -> SendResult:
-        message = {
+        message: dict[str, Any] = {
             "text": fallback_text(alert),
             "blocks": blocks(alert),
             "unfurl_links": self.config.unfurl_links,
             "unfurl_media": self.config.unfurl_links,
         }
-        if thread and self.threads:
-            message["thread_ts"] = thread
-        await asyncio.sleep(self.last_post + self.config.pace - time.monotonic())
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if self.webhook:
+            url = self.webhook
+        else:
+            url = self.config.base_url + "chat.postMessage"
+            headers["Authorization"] = f"Bearer {self.config.token.get_secret_value()}"
+            message["channel"] = self.config.channel
+            if thread:
+                message["thread_ts"] = thread
+        body = json.dumps(message, ensure_ascii=False).encode()
         try:
-            return await asyncio.to_thread(self._post, message)
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
-            reason = getattr(exc, "reason", None) or exc
-            return SendResult.later(f"connection failed: {type(reason).__name__}")
-        finally:
-            self.last_post = time.monotonic()
-
-    def _post(self, message: dict[str, Any]) -> SendResult:
-        if self.webhook is not None:
-            response = self.webhook.send_dict(message)
-            return classify(response.status_code, response.body, response.headers)
-        assert self.web is not None
-        try:
-            reply = self.web.chat_postMessage(channel=self.config.channel, **message)
-        except SlackApiError as exc:
-            status = exc.response.status_code
-            data = exc.response.data if isinstance(exc.response.data, dict) else {}
-            error = f"ok: false, {data.get('error', 'unknown error')}"
-            return classify(status, error, exc.response.headers)
-        return SendResult.delivered(str(reply.get("ts", "")))
+            reply = await post(url, body, headers, self.config.timeout)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return no_answer(exc)
+        return classify(reply) if self.webhook else classify_api(reply)
 
 
-def classify(status: int, body: str, headers: Any) -> SendResult:
-    """Slack's reply as delivered, retry (429 and 5xx) or give up (other errors)."""
-    detail = one_line(str(body))[:200]
-    if status == 200 and detail == "ok":
+def classify(reply: Reply) -> SendResult:
+    """An incoming webhook's text reply: "ok", or an error word such as `no_service`."""
+    if (failed := by_status(reply, "webhook_url")) is not None:
+        return failed
+    if reply.text.strip() == "ok":
         return SendResult.delivered()
-    if status == 429:
-        return SendResult.later(
-            "rate limited (429)", retry_after_seconds(header(headers, "retry-after"))
+    return SendResult.give_up(f"HTTP {reply.status}: {one_line(reply.text)}")
+
+
+def classify_api(reply: Reply) -> SendResult:
+    """The Web API's JSON reply: `ok` with the message's `ts`, or `ok: false` and an `error`
+    word (`channel_not_found`, `invalid_auth`, ...), which no retry will change."""
+    try:
+        data = json.loads(reply.text)
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
+        data = None
+    if not isinstance(data, dict):
+        return by_status(reply, "base_url") or SendResult.give_up(
+            f"HTTP {reply.status}: not Slack's JSON: {one_line(reply.text)}"
         )
-    if status >= 500:
-        return SendResult.later(f"HTTP {status}: {detail}")
-    return SendResult.give_up(f"HTTP {status}: {detail}")
-
-
-def header(headers: Any, name: str) -> str | None:
-    for key, raw in dict(headers or {}).items():
-        if key.lower() == name:
-            return raw[0] if isinstance(raw, list) else str(raw)
-    return None
+    if data.get("ok") is True and 200 <= reply.status < 300:
+        return SendResult.delivered(str(data.get("ts", "")))
+    word = f"ok: false, {data.get('error', 'unknown error')}"
+    failed = by_status(replace(reply, text=word), "base_url")
+    return failed or SendResult.give_up(f"HTTP {reply.status}: {one_line(word)}")

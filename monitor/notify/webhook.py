@@ -6,6 +6,8 @@ docs/delivery.md. With a `secret`, the request carries
 the HMAC of `<timestamp>.<body>`, so the receiver can check who sent it and
 refuse replays. `X-Trade-Monitor-Delivery` is stable across retries, so a
 receiver can drop the rare duplicate that at-least-once delivery allows.
+The POST goes through monitor.notify.http: redirects are never followed
+(the headers and signature stay with `url`'s host), replies are capped.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import httpx
 from pydantic import SecretStr
 
 from monitor.alerts import Alert
-from monitor.notify import NotifierConfig, SendResult, retry_after_seconds
-from monitor.settings import Duration
+from monitor.notify import NotifierConfig, SendResult
+from monitor.notify.http import by_status, no_answer, post
+from monitor.notify.render import web_url
 
 SCHEMA = "trade-monitor.alert/1"
 
@@ -30,14 +33,10 @@ class WebhookConfig(NotifierConfig):
     type: Literal["webhook"]
     url: SecretStr = SecretStr("")  # secret: such URLs often carry a token
     secret: SecretStr = SecretStr("")
-    headers: dict[str, str] = {}
-    timeout: Duration = 15.0
+    headers: dict[str, SecretStr] = {}  # secret: such headers carry API keys
 
     def missing(self) -> list[str]:
         return [] if self.url.get_secret_value() else ["url"]
-
-    def secrets(self) -> list[str]:
-        return [s.get_secret_value() for s in (self.url, self.secret) if s.get_secret_value()]
 
 
 def payload(alert: Alert, thread: str | None = None) -> dict[str, Any]:
@@ -47,7 +46,7 @@ def payload(alert: Alert, thread: str | None = None) -> dict[str, Any]:
         "id": delivery_id(alert),
         "severity": alert.severity,
         "title": alert.title,
-        "url": alert.url,
+        "url": web_url(alert.url),  # "" for anything but an http(s) link
         "source": alert.source_id,
         "published_at": alert.published_at,
         "authors": list(alert.authors),
@@ -83,7 +82,7 @@ class WebhookNotifier:
     async def send(self, alert: Alert, thread: str | None = None) -> SendResult:
         body = json.dumps(payload(alert, thread), ensure_ascii=False).encode()
         headers = {
-            **self.config.headers,
+            **{name: value.get_secret_value() for name, value in self.config.headers.items()},
             "Content-Type": "application/json",
             "X-Trade-Monitor-Delivery": delivery_id(alert),
         }
@@ -92,18 +91,9 @@ class WebhookNotifier:
             headers["X-Trade-Monitor-Timestamp"] = timestamp
             headers["X-Trade-Monitor-Signature"] = signature(secret, timestamp, body)
         try:
-            async with httpx.AsyncClient(timeout=self.config.timeout) as client:
-                response = await client.post(
-                    self.config.url.get_secret_value(), content=body, headers=headers
-                )
-        except httpx.HTTPError as exc:
-            return SendResult.later(f"connection failed: {type(exc).__name__}")
-        status = response.status_code
-        if 200 <= status < 300:
-            return SendResult.delivered(delivery_id(alert))
-        detail = f"HTTP {status}: {' '.join(response.text.split())[:200]}"
-        if status == 429:
-            return SendResult.later(
-                detail, retry_after_seconds(response.headers.get("retry-after"))
+            reply = await post(
+                self.config.url.get_secret_value(), body, headers, self.config.timeout
             )
-        return SendResult.later(detail) if status >= 500 else SendResult.give_up(detail)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            return no_answer(exc)
+        return by_status(reply, "url") or SendResult.delivered(delivery_id(alert))

@@ -131,3 +131,31 @@ def test_encrypted_delivery_with_a_private_ca(certificate, security):
         assert len(mailbox.messages) == 1
     finally:
         server.stop()
+
+
+def test_an_endless_multi_line_reply_is_cut_off_at_the_cap():
+    from tests.servers import DripServer, running
+
+    endless = b"220-" + b"x" * 70 + b"\r\n"
+    with running(DripServer(endless * 4000, interval=0, chunk=len(endless) * 100)) as server:
+        result = asyncio.run(
+            notifier(SmtpServer("127.0.0.1", server.port, MailBox())).send(alert())
+        )
+    assert (result.ok, result.retry) == (False, True)
+    assert "replies passed 64 KB" in result.error
+
+
+def test_a_deadline_on_the_greeting_closes_the_connection(smtp_drip):
+    """Cancelling a send (the dispatcher's deadline) shuts its socket: the thread ends too."""
+    mail = notifier(SmtpServer("127.0.0.1", smtp_drip.port, MailBox()))
+
+    async def main():
+        send = asyncio.ensure_future(mail.send(alert()))
+        while smtp_drip.connections == 0:
+            await asyncio.sleep(0.02)
+        send.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await send
+        return await mail.worker.run(lambda: "the worker is free again")
+
+    assert asyncio.run(main()) == "the worker is free again"

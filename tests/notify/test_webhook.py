@@ -85,3 +85,10 @@ def test_secrets_are_masked_and_empty_settings_switch_off():
     assert "tok123" not in repr(config)
     assert WebhookConfig(id="h", type="webhook").missing() == ["url"]
     assert AppriseConfig(id="a", type="apprise").missing() == ["urls"]
+
+
+def test_headers_are_sent_and_typed_as_secrets(slack_server):
+    notifier = webhook(slack_server, headers={"Authorization": "Bearer hdr-123456"})
+    assert "hdr-123456" not in repr(notifier.config)
+    assert asyncio.run(notifier.send(alert())).ok
+    assert slack_server.delivered[0]["headers"]["Authorization"] == "Bearer hdr-123456"
