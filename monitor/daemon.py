@@ -4,7 +4,9 @@ One APScheduler interval job per source (coalesced, one instance at a time,
 jittered) so a slow or failing source only delays itself, plus one outbox
 dispatcher job. A poll records its new articles, their matches and queued
 alerts and the source's cursor in one transaction; the dispatcher then sends
-what is due, under a lock so no alert is sent twice by two dispatches.
+what is due, each notifier on a drain of its own (a stuck peer delays only
+itself). Store work runs on the store's thread and matching on a matching
+thread, so nothing a source sends can stall the event loop.
 SIGTERM and SIGINT stop the scheduler, let in-flight work finish (bounded),
 and exit 0.
 """
@@ -261,7 +263,7 @@ class Daemon:
                 misfire_grace_time=max(1, int(interval)),
             )
         scheduler.add_job(
-            self._tracked(self.dispatcher.dispatch),
+            self._dispatch,
             "interval",
             id="dispatch",
             seconds=self.config.defaults.dispatch_interval,
@@ -337,7 +339,13 @@ class Daemon:
 
     async def _poll_and_dispatch(self, source: Source, settings: SourceConfig) -> None:
         if await self.pipeline.poll(source, settings):
-            await self.dispatcher.dispatch()  # skips notifiers whose drain is still running
+            await self._dispatch()
+
+    async def _dispatch(self) -> None:
+        """Start the idle notifiers' drains; shutdown waits for them like for any job."""
+        for drain in await self.dispatcher.start():
+            self.in_flight.add(drain)
+            drain.add_done_callback(self._finished)
 
     def _tracked(self, job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """Run a job in a task of our own, shielded from the scheduler.

@@ -59,13 +59,20 @@ class Dispatcher:
         `ignore_backoff` (for `run --once`, whose next run is cron's business)
         tries every pending alert once, whatever its next attempt time.
         """
+        return all(await asyncio.gather(*await self.start(ignore_backoff)))
+
+    async def start(self, ignore_backoff: bool = False) -> list[asyncio.Task[bool]]:
+        """Bundle what is due, then start a drain for every notifier that has none running.
+
+        The daemon's scheduled dispatch returns here, without waiting for the
+        drains: a stuck peer holds its own drain, never the schedule.
+        """
         await self.store.call(self.bundle_due, time.time())
-        started = [
+        return [
             self._start_drain(notifier_id, ignore_backoff)
             for notifier_id in self.notifiers
             if notifier_id not in self.drains or self.drains[notifier_id].done()
         ]
-        return all(await asyncio.gather(*started))
 
     def _start_drain(self, notifier_id: str, ignore_backoff: bool) -> asyncio.Task[bool]:
         task = asyncio.create_task(self._drain(notifier_id, ignore_backoff))
