@@ -16,7 +16,6 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 TRACKING_PARAMS = re.compile(
@@ -44,6 +43,7 @@ class Article:
     id: str = field(init=False)
 
     def __post_init__(self) -> None:
+        _clean_fields(self)
         canonical = canonical_url(self.url)
         content = "\n".join(
             (normalise_space(self.title), normalise_space(self.body or self.summary))
@@ -66,6 +66,41 @@ class Article:
     def when(self) -> datetime:
         """The publication time, or when we fetched it if the source gave none."""
         return self.published_at or self.fetched_at
+
+
+# C0 controls but tab and newline, DEL, C1 controls, and the bidi embeddings, overrides and
+# isolates: invisible in a title, yet they rewrite a terminal (ESC [ ...) or reverse a line.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+TEXT_FIELDS = ("source_id", "title", "summary", "body", "url", "guid")
+
+
+def clean_text(text: str) -> str:
+    """The text without control characters; CR and CRLF become LF.
+
+    Outside text is cleaned once, when an `Article` is made, so that no later stage
+    (matching, storage, every notifier, the CLI) can be handed a terminal escape.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return CONTROL.sub("", text)
+
+
+def terminal_safe(text: str) -> str:
+    """Text for a terminal: each control character shown escaped (ESC as `\\x1b`).
+
+    For printing text that may predate `clean_text` (old database rows) or never went
+    through an `Article` (server error text, file names from a drop folder).
+    """
+    return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def _clean_fields(article: Article) -> None:
+    for name in TEXT_FIELDS:
+        value = getattr(article, name)
+        if CONTROL.search(value):
+            object.__setattr__(article, name, clean_text(value))
+    if any(CONTROL.search(author) for author in article.authors):
+        object.__setattr__(article, "authors", tuple(clean_text(a) for a in article.authors))
 
 
 def normalise_space(text: str) -> str:
@@ -103,57 +138,146 @@ BLOCK_TAGS = frozenset(
 SKIP_TAGS = frozenset(
     ["script", "style", "noscript", "template", "head", "svg", "iframe", "object"]
 )
+RAW_TEXT_END = {  # their content is not markup: it runs to the matching end tag
+    "script": re.compile(r"</script", re.IGNORECASE),
+    "style": re.compile(r"</style", re.IGNORECASE),
+}
+TAG_NAME = re.compile(r"(/?)([a-zA-Z][^\s/>]*+)")
+# the rest of a tag: to the first `>` outside quotes; possessive, so a failure never backtracks
+TAG_REST = re.compile(r"""(?:[^>"']++|"[^"]*+"|'[^']*+')*+>""")
+TAG_OPEN = re.compile(r"<[a-zA-Z/!]")
+CHAR_REF = re.compile(r"&[#a-zA-Z0-9]+;")
 
 
-class _TextExtractor(HTMLParser):
+class HtmlScanner:
+    """HTML as start tags, end tags and text, in one pass that is linear in the markup.
+
+    CPython's `html.parser` rescans to the end of its input at each `<` that does not
+    close, so `"<a " * 50_000` takes minutes and one feed title stalls the daemon. Here
+    each character is read a bounded number of times: a `<` with no `>` anywhere after
+    it is text; a tag ends at its first `>` outside quotes, and once one quote is left
+    open, at its first `>`; an unclosed comment or CDATA section is text. Subclasses
+    override `start_tag`, `end_tag` and `text`.
+    """
+
+    def __init__(self, markup: str) -> None:
+        self.markup = markup
+        self.last_close = markup.rfind(">")
+        self.quotes = True  # False once a quote was left open: tags then end at the first `>`
+        self.unclosed: set[str] = set()  # `-->` or `]]>` found nowhere after some point
+
+    def scan(self) -> None:
+        markup, position = self.markup, 0
+        while (start := markup.find("<", position)) >= 0:
+            if start > position:
+                self.text(html.unescape(markup[position:start]))
+            position = self._construct(start)
+        if position < len(markup):
+            self.text(html.unescape(markup[position:]))
+
+    def start_tag(self, name: str, attributes: str, self_closing: bool) -> None:
+        """A start tag: `name` in lower case, `attributes` as written."""
+
+    def end_tag(self, name: str) -> None:
+        """An end tag, `name` in lower case."""
+
+    def text(self, text: str) -> None:
+        """Text between tags, character references resolved."""
+
+    def _construct(self, start: int) -> int:
+        """Handle what starts at the `<` at `start`; the position just after it."""
+        markup = self.markup
+        if start > self.last_close:
+            return self._literal(start)
+        if markup.startswith("<!--", start):
+            return self._section(start, 4, "-->", keep=False)
+        if markup.startswith("<![CDATA[", start):
+            return self._section(start, 9, "]]>", keep=True)
+        if markup.startswith(("<!", "<?"), start):  # a doctype or processing instruction
+            return markup.find(">", start) + 1
+        name = TAG_NAME.match(markup, start + 1)
+        if name is None:
+            return self._literal(start)
+        end = self._tag_end(name.end())
+        tag = name[2].lower()
+        if name[1]:
+            self.end_tag(tag)
+            return end
+        self.start_tag(tag, markup[name.end() : end - 1], markup[end - 2] == "/")
+        if tag in RAW_TEXT_END and markup[end - 2] != "/":
+            found = RAW_TEXT_END[tag].search(markup, end)
+            return found.start() if found else len(markup)
+        return end
+
+    def _tag_end(self, position: int) -> int:
+        """Just after the `>` that ends the tag whose name ends at `position`."""
+        if self.quotes:
+            if found := TAG_REST.match(self.markup, position):
+                return found.end()
+            self.quotes = False
+        return self.markup.find(">", position) + 1
+
+    def _section(self, start: int, opening: int, closing: str, keep: bool) -> int:
+        """A comment (dropped) or CDATA section (kept as text); text itself if never closed."""
+        end = -1 if closing in self.unclosed else self.markup.find(closing, start + opening)
+        if end < 0:
+            self.unclosed.add(closing)
+            return self._literal(start)
+        if keep:
+            self.text(self.markup[start + opening : end])
+        return end + len(closing)
+
+    def _literal(self, start: int) -> int:
+        self.text("<")
+        return start + 1
+
+
+class _TextExtractor(HtmlScanner):
     """Collects visible text, starting a new paragraph at each block element."""
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
+    def __init__(self, markup: str) -> None:
+        super().__init__(markup)
         self.paragraphs: list[list[str]] = [[]]
         self.skipping = 0
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in SKIP_TAGS:
+    def start_tag(self, name: str, attributes: str, self_closing: bool) -> None:
+        if name in SKIP_TAGS and not self_closing:
             self.skipping += 1
-        elif tag in BLOCK_TAGS:
+        elif name in BLOCK_TAGS:
             self.paragraphs.append([])
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in BLOCK_TAGS:
-            self.paragraphs.append([])
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in SKIP_TAGS:
+    def end_tag(self, name: str) -> None:
+        if name in SKIP_TAGS:
             self.skipping = max(0, self.skipping - 1)
-        elif tag in BLOCK_TAGS:
+        elif name in BLOCK_TAGS:
             self.paragraphs.append([])
 
-    def handle_data(self, data: str) -> None:
+    def text(self, text: str) -> None:
         if not self.skipping:
-            self.paragraphs[-1].append(data)
+            self.paragraphs[-1].append(text)
 
-    def text(self) -> str:
+    def visible(self) -> str:
+        self.scan()
         paragraphs = (normalise_space("".join(parts)) for parts in self.paragraphs)
         return "\n\n".join(p for p in paragraphs if p)
 
 
-HTML_HINT = re.compile(r"<[a-zA-Z/!][^>]*>|&[#a-zA-Z0-9]+;")
+def looks_like_html(text: str) -> bool:
+    """A tag that closes (`<p>`, `</b>`, `<!-- -->`) or a character reference (`&amp;`).
+
+    Linear: a tag closes somewhere iff the first `<` that opens one has a `>` after it.
+    """
+    opened = TAG_OPEN.search(text)
+    return bool(opened and text.find(">", opened.end()) >= 0) or bool(CHAR_REF.search(text))
 
 
 def html_to_text(markup: str) -> str:
     """Visible text of an HTML fragment: paragraphs separated by blank lines."""
     if not markup:
         return ""
-    if not HTML_HINT.search(markup):
+    if not looks_like_html(markup):
         return markup.strip()
-    parser = _TextExtractor()
-    try:
-        parser.feed(markup)
-        parser.close()
-    except Exception:  # html.parser is lenient; this guards the rare assertion
-        return normalise_space(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
-    return parser.text()
+    return _TextExtractor(markup).visible()
 
 
 def parse_datetime(value: object) -> datetime | None:

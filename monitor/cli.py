@@ -17,10 +17,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import yaml
-
 from monitor import __version__
-from monitor.article import Article
+from monitor.article import CONTROL, Article, terminal_safe
 from monitor.config import Config, load_config
 from monitor.errors import Problem, UserError, did_you_mean
 from monitor.logs import redact, setup_logging
@@ -33,6 +31,7 @@ from monitor.sources import SourceError
 from monitor.sources.formats import READERS, read_json_lines, read_path
 from monitor.store import Store, open_store, sqlite_path
 from monitor.store.outbox import STATUSES
+from monitor.yamlsrc import load_yaml
 
 log = logging.getLogger("monitor")
 DEFAULT_CONFIG = os.environ.get("TRADE_MONITOR_CONFIG", "config.yaml")
@@ -42,12 +41,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     setup_logging(getattr(args, "log_format", "text"), getattr(args, "log_level", "INFO"))
     try:
-        return int(args.command(args))
+        code = int(args.command(args))
+        sys.stdout.flush()  # here, so a reader gone early is a BrokenPipeError we can catch
+        return code
     except UserError as exc:
         print_problems(exc.problems)
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return quiet_exit()
+
+
+def quiet_exit() -> int:
+    """stdout was closed early (`... | head`): end quietly, as the Python docs advise,
+    pointing stdout at devnull so that the flush at exit raises nothing more."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
+
+
+def echo(text: str = "", *, err: bool = False) -> None:
+    """Print a line with its control characters shown escaped: titles, server errors and
+    file names come from outside, and an escape sequence would rewrite the terminal."""
+    print(terminal_safe(text), file=sys.stderr if err else sys.stdout)
+
+
+def json_line(record: dict[str, object]) -> str:
+    """One JSON line, readable (not ASCII-only) but with control characters as \\u escapes."""
+    text = json.dumps(record, ensure_ascii=False)
+    return CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def alert_id(text: str) -> int:
+    """A positive integer that SQLite can hold, for ids and counts given on the command line."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected a number from 1 to {2**63 - 1}, got {text}")
+    return value
 
 
 def parser() -> argparse.ArgumentParser:
@@ -108,12 +142,14 @@ def parser() -> argparse.ArgumentParser:
     alerts = commands.add_parser("alerts", help="list alerts with their state; retry dead ones")
     add_config(alerts)
     alerts.add_argument("--status", choices=STATUSES, help="only alerts in this state")
-    alerts.add_argument("--limit", type=int, default=50, help="how many, newest first (default 50)")
+    alerts.add_argument(
+        "--limit", type=alert_id, default=50, help="how many, newest first (default 50)"
+    )
     alerts.set_defaults(command=cmd_alerts)
     actions = alerts.add_subparsers(dest="action", metavar="ACTION")
     retry = actions.add_parser("retry", help="queue dead alerts again")
     add_config(retry)
-    retry.add_argument("ids", nargs="*", type=int, metavar="ID", help="alert ids")
+    retry.add_argument("ids", nargs="*", type=alert_id, metavar="ID", help="alert ids")
     retry.add_argument("--all-dead", action="store_true", help="every dead alert")
     retry.set_defaults(command=cmd_retry)
 
@@ -124,20 +160,25 @@ def parser() -> argparse.ArgumentParser:
 
 
 def add_config(command: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup) -> None:
+    """`--config`, with no default: a subcommand's default would overwrite the value given
+    to its parent (`alerts --config prod.yaml retry` would act on ./config.yaml)."""
     command.add_argument(
-        "--config", type=Path, default=None, help=f"config file (default: {DEFAULT_CONFIG})"
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help=f"config file (default: {DEFAULT_CONFIG})",
     )
 
 
 def config_path(args: argparse.Namespace) -> Path:
-    return args.config or Path(DEFAULT_CONFIG)
+    return getattr(args, "config", None) or Path(DEFAULT_CONFIG)
 
 
 def print_problems(problems: Sequence[Problem]) -> None:
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        echo(f"error: {problem}", err=True)
     count = len(problems)
-    print(f"{count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
+    echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
 
 
 def load_all(path: Path) -> tuple[Config, RuleSet]:
@@ -162,11 +203,11 @@ def load_all(path: Path) -> tuple[Config, RuleSet]:
 def fallback_rule_paths(path: Path) -> list[Path]:
     """Where the rules are when the config has errors, so their problems show too."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        paths = data.get("rules", ["rules/"]) if isinstance(data, dict) else ["rules/"]
-        return [path.parent / str(p) for p in paths] if isinstance(paths, list) else []
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = load_yaml(path).data  # its limits on depth and aliases hold here too
+    except UserError:
         return []
+    paths = data.get("rules", ["rules/"]) if isinstance(data, dict) else ["rules/"]
+    return [path.parent / str(p) for p in paths] if isinstance(paths, list) else []
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -188,22 +229,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.rules:
         notifiers, note = notifiers_for_check(config_path(args))
         rules = load_rules(args.rules, notifiers)
-        print(f"rules: OK{note}")
+        echo(f"rules: OK{note}")
     else:
         config, rules = load_all(config_path(args))
-        print(
+        echo(
             f"{config.path}: OK ({len(config.sources)} sources, {len(config.notifiers)} notifiers)"
         )
         for notifier_id, missing in config.disabled.items():
-            print(f"  note: notifier {notifier_id} is off until {' and '.join(missing)} is set")
+            echo(f"  note: notifier {notifier_id} is off until {' and '.join(missing)} is set")
     files = len({r.file for r in rules.rules})
-    print(f"rules: {len(rules.rules)} rules in {files} files")
+    echo(f"rules: {len(rules.rules)} rules in {files} files")
     summary = run_rule_tests(rules)
     if summary.failures:
         print_problems(summary.failures)
-        print(f"tests: {summary.passed} passed, {len(summary.failures)} failed")
+        echo(f"tests: {summary.passed} passed, {len(summary.failures)} failed")
         return 2
-    print(f"tests: {summary.passed} passed, 0 failed")
+    echo(f"tests: {summary.passed} passed, 0 failed")
     return 0
 
 
@@ -228,12 +269,10 @@ def cmd_match(args: argparse.Namespace) -> int:
         for match in rules.match(article):
             matched = True
             if args.format == "json":
-                print(json.dumps(match_record(name, article, match), ensure_ascii=False))
+                echo(json_line(match_record(name, article, match)))
             else:
                 words = ", ".join(dict.fromkeys(h.text for h in match.hits))
-                print(
-                    f"{name}: {match.rule.id} [{match.rule.severity}] {article.title!r} ({words})"
-                )
+                echo(f"{name}: {match.rule.id} [{match.rule.severity}] {article.title!r} ({words})")
     if failed:
         return 2
     return 0 if matched else 1
@@ -258,9 +297,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         result = evaluator.evaluate(rule.root, rule.fields)
         matched |= result.matched
         verdict = "matches" if result.matched else "does not match"
-        print(f"{name}: {rule.id} {verdict} {article.title!r}")
-        print("\n".join("  " + line for line in tree(evaluator, rule.root, rule.fields)))
+        echo(f"{name}: {rule.id} {verdict} {article.title!r}")
+        echo("\n".join("  " + line for line in tree(evaluator, rule.root, rule.fields)))
         for line in highlighted(evaluator, result.hits, colour):
+            # not echo: our colour codes around article text, cleaned when the Article was made
             print("  " + line.replace("\n", "\n    "))
     return 0 if matched else 1
 
@@ -288,10 +328,10 @@ def iter_inputs(inputs: Sequence[str]) -> Iterator[tuple[str, Article | None]]:
     for item in inputs:
         if item == "-":
             try:
-                for i, article in enumerate(read_json_lines(sys.stdin, "stdin"), 1):
+                for i, article in enumerate(read_json_lines(stdin_lines(), "stdin"), 1):
                     yield f"-:{i}", article
             except SourceError as exc:
-                print(f"error: stdin: {exc}", file=sys.stderr)
+                echo(f"error: stdin: {exc}", err=True)
                 yield "-", None
             continue
         path = Path(item)
@@ -300,9 +340,9 @@ def iter_inputs(inputs: Sequence[str]) -> Iterator[tuple[str, Article | None]]:
             try:
                 articles = read_path(file, "files")
             except SourceError as exc:
-                print(
+                echo(
                     f"error: {file.parent}/{exc}" if file.parent != Path() else f"error: {exc}",
-                    file=sys.stderr,
+                    err=True,
                 )
                 yield str(file), None
                 continue
@@ -310,10 +350,20 @@ def iter_inputs(inputs: Sequence[str]) -> Iterator[tuple[str, Article | None]]:
                 yield str(file), article
 
 
+def stdin_lines() -> Iterator[str]:
+    """Standard input as UTF-8 lines, whatever the locale says (it may say ASCII, or let
+    bad bytes through as surrogates); SourceError at the first line that is not UTF-8."""
+    for number, line in enumerate(sys.stdin.buffer, 1):
+        try:
+            yield line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SourceError(f"line {number}: not UTF-8 text") from None
+
+
 def open_state(args: argparse.Namespace) -> Store | None:
     config = load_config(config_path(args))
     if not sqlite_path(config.state, config.base_dir).exists():
-        print("no state yet: the daemon has not run with this config")
+        echo("no state yet: the daemon has not run with this config")
         return None
     return open_store(config.state, config.base_dir)
 
@@ -327,19 +377,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError([Problem(str(args.labelled), f"cannot read: {exc.strerror}")]) from None
     except SourceError as exc:
         raise UserError([Problem(str(args.labelled), str(exc))]) from None
-    print(
+    echo(
         f"{'rule':<24} {'precision':>9} {'recall':>7}  {'tp':>4} {'fp':>4} {'fn':>4}  misclassified"
     )
     worst = 1.0
     for score in evaluate(rules, cases):
         wrong = [f"+{i}" for i in score.false_positives] + [f"-{i}" for i in score.false_negatives]
-        print(
+        echo(
             f"{score.rule_id:<24} {score.precision:>9.2f} {score.recall:>7.2f}  "
             f"{score.true_positives:>4} {len(score.false_positives):>4} "
             f"{len(score.false_negatives):>4}  {' '.join(wrong)}"
         )
         worst = min(worst, score.precision, score.recall)
-    print(f"{len(cases)} labelled articles; +id matched but was not expected, -id was missed")
+    echo(f"{len(cases)} labelled articles; +id matched but was not expected, -id was missed")
     return 1 if worst < args.min else 0
 
 
@@ -367,11 +417,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         for match in rules.match(article):
             fired[match.rule.id] = fired.get(match.rule.id, 0) + 1
             when = article.when.strftime("%Y-%m-%d %H:%M")
-            print(f"{when}  {match.rule.id:<22} {article.title[:80]}  {article.url}".rstrip())
+            echo(f"{when}  {match.rule.id:<22} {article.title[:80]}  {article.url}".rstrip())
         progress(done, len(articles))
     counts = ", ".join(f"{rule} {n}" for rule, n in sorted(fired.items())) or "nothing"
-    print(f"{len(articles)} articles since {args.since} ago; would have fired: {counts}",
-          file=sys.stderr)  # fmt: skip
+    echo(f"{len(articles)} articles since {args.since} ago; would have fired: {counts}",
+         err=True)  # fmt: skip
     return 0
 
 
@@ -392,18 +442,18 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         rows = store.outbox.recent(args.limit, args.status)
     finally:
         store.close()
-    print(
+    echo(
         f"{'id':>6}  {'status':<10} {'notifier':<12} {'tries':>5}  {'queued':<16}  rules / headline"
     )
     for row in rows:
         queued = datetime.fromtimestamp(row.created_at, UTC).strftime("%Y-%m-%d %H:%M")
         rules = ",".join(r.id for r in row.alert.rules)
-        print(
+        echo(
             f"{row.id:>6}  {row.status:<10} {row.notifier_id:<12} {row.attempts:>5}  {queued:<16}"
             f"  {rules}: {row.alert.title[:70]}"
         )
         if row.last_error and row.status != "sent":
-            print(f"{'':>8}last error: {row.last_error}")
+            echo(f"{'':>8}last error: {row.last_error}")
     return 0
 
 
@@ -417,7 +467,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
         count = store.outbox.requeue(args.ids, all_dead=args.all_dead)
     finally:
         store.close()
-    print(f"{count} dead alert{'s' if count != 1 else ''} queued again")
+    echo(f"{count} dead alert{'s' if count != 1 else ''} queued again")
     return 0 if count or args.all_dead else 1
 
 
@@ -435,34 +485,34 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def print_status(config: Config, store: Store) -> None:
     states = {s.source_id: s for s in store.source_states()}
-    print("sources:")
+    echo("sources:")
     for source in config.sources:
         state = states.get(source.id)
         if state is None or state.last_poll_at is None:
-            print(f"  {source.id:<28} never polled")
+            echo(f"  {source.id:<28} never polled")
             continue
         result = (
             "ok" if not state.error_streak else f"failing x{state.error_streak}: {state.last_error}"
         )
-        print(
+        echo(
             f"  {source.id:<28} last poll {ago(state.last_poll_at)}, {result},"
             f" {state.item_count} items ({state.new_count} new)"
         )
     if live := store.get_meta("rules"):
-        print(
+        echo(
             f"rules: {live['version']} ({live['rules']} rules in {live['files']} files),"
             f" loaded {ago(live['loaded_at'])}"
         )
     if timeouts := store.get_meta("regex_timeouts"):
         listed = ", ".join(f"{rule} {n}" for rule, n in sorted(timeouts.items()))
-        print(f"regex timeouts (article skipped by that rule): {listed}")
+        echo(f"regex timeouts (article skipped by that rule): {listed}")
     counts = store.outbox.counts()
     shown = [f"{n} {status}" for status, n in counts.items() if n or status in ("pending", "sent")]
-    print("outbox: " + ", ".join(shown))
-    print("last alerts:")
+    echo("outbox: " + ", ".join(shown))
+    echo("last alerts:")
     for row in store.outbox.recent(10):
         rules = ",".join(r.id for r in row.alert.rules)
-        print(
+        echo(
             f"  #{row.id} {row.status:<7} {row.notifier_id:<12} {rules:<24} {row.alert.title[:70]}"
         )
 

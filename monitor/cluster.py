@@ -19,11 +19,13 @@ import re
 from monitor.article import Article
 from monitor.match.text import words_of
 
+# Linear on any title: no marker starts with a repeat (a run of spaces is not rescanned from
+# each of its characters), adjacent repeats are possessive, and the tail runs to the very end.
 UPDATE_MARKERS = [
-    re.compile(r"\s*-{1,2}\s*(?:\d+(?:st|nd|rd|th)\s+|final\s+)?update\b.*$", re.IGNORECASE),
-    re.compile(r"^\s*(?:update|refile|corrected|rpt|wrapup)\s*\d*\s*-\s*", re.IGNORECASE),
-    re.compile(r"\s*\((?:updated?(?:\s+\d+)?|corrected|refiled)\)\s*$", re.IGNORECASE),
-    re.compile(r"^\s*(?:updated?|breaking)\s*:\s*", re.IGNORECASE),
+    re.compile(r"-{1,2}\s*+(?:\d+(?:st|nd|rd|th)\s+|final\s+)?update\b(?s:.*)", re.IGNORECASE),
+    re.compile(r"^\s*+(?:update|refile|corrected|rpt|wrapup)\s*+\d*+\s*+-\s*", re.IGNORECASE),
+    re.compile(r"\((?:updated?(?:\s++\d+)?|corrected|refiled)\)\s*+$", re.IGNORECASE),
+    re.compile(r"^\s*+(?:updated?|breaking)\s*+:\s*", re.IGNORECASE),
 ]
 MIN_KEY_WORDS = 4  # "Markets" or "Live updates" must not merge unrelated stories
 MIN_SHINGLE_WORDS = 25  # too little text gives a SimHash that means nothing

@@ -101,15 +101,8 @@ def load_config(path: Path) -> Config:
             hint = did_you_mean(name, notifier_ids) or "define it under notifiers:"
             loc = ("defaults", "notify", i)
             problems.append(doc.problem(loc, f"no notifier named `{name}`", key_path(loc), hint))
-    if not model.state.startswith("sqlite:///"):
-        problems.append(
-            doc.problem(
-                ("state",),
-                f"unsupported state URL {model.state!r}",
-                "state",
-                "use sqlite:///path/to/file.db (PostgreSQL is not available yet)",
-            )
-        )
+    if problem := _state_problem(model.state):
+        problems.append(doc.problem(("state",), problem[0], "state", problem[1]))
     if problems:
         raise UserError([without_secrets(problem, secrets) for problem in problems])
     base = path.parent
@@ -146,6 +139,21 @@ def _as_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [_as_secrets(v) for v in value]
     return SecretStr(str(value)) if value not in (None, "") else None
+
+
+def _state_problem(url: str) -> tuple[str, str] | None:
+    """What is wrong with a `state:` URL, and a hint; None if it names a database file."""
+    if not url.startswith("sqlite:///"):
+        hint = "use sqlite:///path/to/file.db (PostgreSQL is not available yet)"
+        return f"unsupported state URL {url!r}", hint
+    path = url.removeprefix("sqlite:///")
+    if path.strip() in ("", ":memory:"):
+        hint = (
+            "use a file such as sqlite:///state/trade-monitor.db: state in memory is lost"
+            " at exit, so every article would alert again after a restart"
+        )
+        return f"state {url!r} is not a database file", hint
+    return None
 
 
 def _substitute(doc: Document, value: Any, loc: Loc, problems: list[Problem]) -> Any:

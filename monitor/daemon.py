@@ -370,10 +370,16 @@ class Daemon:
             log.error("job failed", exc_info=task.exception())
 
 
+LOCK_HINT = "the state folder must be writable by this user"
+
+
 def lock_state(db_path: Path) -> TextIO:
     """One daemon per state file: a second would send the same alerts."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(db_path.with_name(db_path.name + ".lock"), "a+")  # noqa: SIM115 (held open)
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(db_path.with_name(db_path.name + ".lock"), "a+")  # noqa: SIM115 (held open)
+    except OSError as exc:  # a read-only folder: say so, as opening the database would
+        raise UserError([Problem(str(db_path), f"cannot lock: {exc}", hint=LOCK_HINT)]) from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

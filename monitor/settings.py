@@ -19,8 +19,12 @@ SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGN
 UNIT_BYTES = {"b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
 
 
+MAX_DURATION = 10 * 366 * 86400.0  # ten years: longer is a typo, and overflows dates and timers
+MAX_SIZE = 2**30  # 1 GiB: a feed or file is held in memory whole
+
+
 def parse_duration(value: Any) -> float:
-    """'30s', '10m', '2h', '1d' or a number of seconds -> seconds."""
+    """'30s', '10m', '2h', '1d' or a number of seconds -> seconds, at most ten years."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 10m, 2h or 1d")
     if isinstance(value, int | float):
@@ -32,17 +36,25 @@ def parse_duration(value: Any) -> float:
         seconds = float(match.group(1)) * UNIT_SECONDS[(match.group(2) or "s").lower()]
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
+    if not seconds <= MAX_DURATION:  # also refuses .nan and .inf
+        raise ValueError(f"a duration can be at most ten years (3660d), got {value!r}")
     return seconds
 
 
 def parse_size(value: Any) -> int:
-    """'10MB', '512KiB' or a number of bytes -> bytes."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    match = SIZE.match(str(value))
-    if not match:
-        raise ValueError(f"expected a size such as 512KB or 10MB, got {value!r}")
-    return int(float(match.group(1)) * UNIT_BYTES[(match.group(2) or "b").lower()])
+    """'10MB', '512KiB' or a number of bytes -> bytes, at most 1 GiB."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 512KB or 10MB")
+    if isinstance(value, int):
+        size: float = value
+    else:
+        match = SIZE.match(str(value))
+        if not match:
+            raise ValueError(f"expected a size such as 512KB or 10MB, got {value!r}")
+        size = float(match.group(1)) * UNIT_BYTES[(match.group(2) or "b").lower()]
+    if not 0 <= size <= MAX_SIZE:  # before int(): a 400-digit size is float infinity
+        raise ValueError(f"a size must be between 0 and 1GiB, got {value!r}")
+    return int(size)
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]

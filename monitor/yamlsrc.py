@@ -19,6 +19,11 @@ from monitor.errors import Problem, UserError
 Loc = tuple[str | int, ...]
 # libyaml's parser, when PyYAML was built with it: the same nodes and marks, many times faster
 Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_DEPTH = 100  # levels of nested lists and mappings; real config and rules use under ten
+MAX_ALIASED = 10_000  # values reached through aliases (`*name`) and merges (`<<: *name`)
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+DEPTH_HINT = "flatten the structure: config and rule files need only a few levels"
+ALIAS_HINT = "write the values out, or use fewer aliases of large lists"
 
 
 @dataclass
@@ -102,39 +107,104 @@ def load_yaml(path: Path, display: str | None = None) -> Document:
 
 
 def parse_yaml(text: str, name: str) -> Document:
+    """The document's values and their positions; UserError with a position if it is not YAML,
+    nests deeper than MAX_DEPTH, or its aliases expand to more than MAX_ALIASED values."""
     loader = Parser(text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = f"invalid YAML: {exc.problem or exc.context}"
-        lines = text.splitlines()
-        if mark is None:
-            raise UserError([Problem(name, message)]) from None
-        source_line = lines[mark.line] if mark.line < len(lines) else ""
-        raise UserError(
-            [Problem(name, message, mark.line + 1, mark.column + 1, source_line=source_line)]
-        ) from None
+        raise UserError([_problem_at(name, text, mark, message)]) from None
     except yaml.YAMLError as exc:
         raise UserError([Problem(name, f"invalid YAML: {exc}")]) from None
+    except RecursionError:  # PyYAML's pure-Python composer recurses once per level
+        raise UserError([_problem_at(name, text, None, "nested too deeply", DEPTH_HINT)]) from None
     finally:
         loader.dispose()
     doc = Document(name, text, None)
     if root is not None:
-        doc.data = _build(root, (), doc.nodes, yaml.SafeLoader(""))
+        _check_size(root, name, text)
+        doc.data = _build(root, (), doc.nodes, yaml.SafeLoader(""), (name, text))
     return doc
 
 
-def _build(node: yaml.Node, loc: Loc, nodes: dict[Loc, yaml.Node], loader: yaml.SafeLoader) -> Any:
+def _problem_at(
+    name: str, text: str, mark: yaml.Mark | None, message: str, hint: str = ""
+) -> Problem:
+    if mark is None:
+        return Problem(name, message, hint=hint)
+    lines = text.splitlines()
+    source_line = lines[mark.line] if mark.line < len(lines) else ""
+    line, column = mark.line + 1, mark.column + 1
+    return Problem(name, message, line, column, hint=hint, source_line=source_line)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return node.value if isinstance(node, yaml.SequenceNode) else []
+
+
+def _check_size(root: yaml.Node, name: str, text: str) -> None:
+    """Refuse, before anything is built, a tree deeper than MAX_DEPTH or aliases that expand
+    to more than MAX_ALIASED values: a few hundred bytes of `[*a, *a, ...]` nested eight
+    times is 43 million values, and 600 nested lists exhaust Python's stack.
+
+    The composed nodes form a graph in which an alias is a second edge to a node already
+    seen. One walk without recursion measures each node once: how many values it expands
+    to and how deep it goes; each second edge adds its target's values to the aliased count.
+    """
+    values: dict[int, int] = {}  # id(node) -> values it expands to, itself included
+    heights: dict[int, int] = {}  # id(node) -> levels, itself included
+    path = [(root, iter(_children(root)))]
+    on_path = {id(root)}
+    aliased = 0
+    while path:
+        node, pending = path[-1]
+        child = next(pending, None)
+        if child is None:
+            path.pop()
+            on_path.discard(id(node))
+            kids = _children(node)
+            values[id(node)] = 1 + sum(values[id(kid)] for kid in kids)
+            heights[id(node)] = 1 + max((heights[id(kid)] for kid in kids), default=0)
+        elif id(child) in on_path:
+            message = "an alias refers to the value that contains it"
+            raise UserError([_problem_at(name, text, node.start_mark, message)])
+        elif id(child) in values:
+            aliased += values[id(child)]
+            if aliased > MAX_ALIASED:
+                message = f"aliases expand to more than {MAX_ALIASED} values"
+                raise UserError([_problem_at(name, text, node.start_mark, message, ALIAS_HINT)])
+            if len(path) + heights[id(child)] > MAX_DEPTH:
+                raise UserError([_problem_at(name, text, node.start_mark, TOO_DEEP, DEPTH_HINT)])
+        elif len(path) >= MAX_DEPTH:
+            raise UserError([_problem_at(name, text, child.start_mark, TOO_DEEP, DEPTH_HINT)])
+        else:
+            path.append((child, iter(_children(child))))
+            on_path.add(id(child))
+
+
+def _build(
+    node: yaml.Node,
+    loc: Loc,
+    nodes: dict[Loc, yaml.Node],
+    loader: yaml.SafeLoader,
+    source: tuple[str, str],
+) -> Any:
     nodes[loc] = node
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                message = "a key must be a plain value, not a list or mapping"
+                raise UserError([_problem_at(*source, key_node.start_mark, message)])
             key = loader.construct_object(key_node, deep=True)
             key = key if isinstance(key, str | int) else str(key)
-            result[key] = _build(value_node, (*loc, key), nodes, loader)
+            result[key] = _build(value_node, (*loc, key), nodes, loader, source)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*loc, i), nodes, loader) for i, item in enumerate(node.value)]
+        return [_build(item, (*loc, i), nodes, loader, source) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)

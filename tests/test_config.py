@@ -171,3 +171,17 @@ sources:
     a, b = load_config(path).sources
     assert (a.interval, a.timeout, a.max_bytes, a.backfill) == (900, 5, 1_000_000, 86400)
     assert (b.interval, b.backfill) == (60, float("inf"))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "3661d", "9" * 400 + "d"])
+def test_a_duration_must_be_finite_and_at_most_ten_years(value):
+    with pytest.raises(ValueError, match="at most ten years"):
+        parse_duration(value)
+    assert parse_duration("3660d") == 3660 * 86400
+
+
+@pytest.mark.parametrize("value", [-1, 2**30 + 1, "2GB", "9" * 400, True])
+def test_a_size_must_be_between_zero_and_one_gib(value):
+    with pytest.raises(ValueError, match="size"):
+        parse_size(value)
+    assert parse_size("1GiB") == 2**30

@@ -34,6 +34,7 @@ ABBREVIATIONS = frozenset(
     "lt sgt capt cmdr adm jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k e.u "
     "u.n a.m p.m e.g i.e fig art sec dept est approx".split()
 )
+MAX_ABBREVIATION = max(map(len, ABBREVIATIONS))
 TEXT_FIELDS = ("title", "summary", "body")
 OTHER_FIELDS = ("author", "url", "source")
 ALL_FIELDS = (*TEXT_FIELDS, *OTHER_FIELDS)
@@ -140,14 +141,25 @@ class FieldText:
 def _sentence_breaks(text: str) -> list[int]:
     breaks = []
     for match in SENTENCE_END.finditer(text):
-        before = text[: match.start() + 1]
-        last = regex.search(r"([\p{L}.]+)\.$", before)
-        if last:
-            word = last.group(1).casefold()
-            if word in ABBREVIATIONS or len(word) == 1:
-                continue
+        word = _word_before(text, match.start()).casefold()
+        if word and (word in ABBREVIATIONS or len(word) == 1):
+            continue
         breaks.append(match.end())
     return breaks
+
+
+def _word_before(text: str, end: int) -> str:
+    """The letters and dots just before `end`, where a `.` stands: "U.S" before "U.S. Steel".
+
+    Read backwards at most a little past the longest abbreviation, so that a text of many
+    sentences costs linear time (no slice or search from the start at each break).
+    """
+    if text[end] != ".":
+        return ""
+    start, limit = end, max(0, end - MAX_ABBREVIATION - 1)
+    while start > limit and (text[start - 1].isalpha() or text[start - 1] == "."):
+        start -= 1
+    return text[start:end]
 
 
 class AnalyzedArticle:

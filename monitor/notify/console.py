@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from monitor.alerts import Alert
+from monitor.article import terminal_safe
 from monitor.notify import NotifierConfig, SendResult
 from monitor.notify.render import one_line, rule_titles, severity_label
 
@@ -32,7 +33,8 @@ class ConsoleNotifier:
         lines = [" ".join(parts)]
         lines += [f"    - {one_line(item.title)} | {item.url}".rstrip(" |") for item in alert.items]
         try:
-            print("\n".join(lines), flush=True)
+            # terminal_safe: alerts stored before Article cleaned its text may carry escapes
+            print(terminal_safe("\n".join(lines)), flush=True)
         except OSError as exc:
             return SendResult.later(f"stdout: {exc.strerror or exc}")
         return SendResult.delivered()

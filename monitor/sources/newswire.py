@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 MONTHS = {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
-MONTH = r"(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+# `[a-z]{0,6}`, not `*`: "September" at most, so "JanJanJan..." is not rescanned from each "Jan"
+MONTH = r"(?P<month>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]{0,6}\.?"
 DATELINE = re.compile(
     MONTH + r"\s+(?P<day>\d{1,2}),\s*(?P<year>\d{4})\s+(?P<eh>\d{1,2}):(?P<em>\d{2})\s*ET\s*"
     r"\(\s*(?P<gh>\d{1,2}):(?P<gm>\d{2})\s*GMT\s*\)",
@@ -80,15 +81,15 @@ def _is_footer(line: str) -> bool:
 
 
 def _names(text: str) -> tuple[str, ...]:
-    parts = re.split(r",\s*|\s+and\s+", text.strip())
+    parts = re.split(r",|(?<=\s)and(?=\s)", text.strip())  # linear: no run of spaces rescanned
     return tuple(p.strip() for p in parts if p.strip())
 
 
 def _paragraphs(lines: list[str]) -> str:
     """Blank-line separated paragraphs if the text has them, else one per line."""
     stripped = [line.strip() for line in lines]
-    while stripped and not stripped[0]:
-        stripped.pop(0)
+    first = next((i for i, line in enumerate(stripped) if line), len(stripped))
+    stripped = stripped[first:]  # one slice: popping each blank line off the front is quadratic
     if "" in stripped:
         blocks = "\n".join(stripped).split("\n\n")
         paragraphs = [" ".join(block.split()) for block in blocks]

@@ -6,8 +6,10 @@ PostgreSQL (for several instances sharing the work) is planned.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+from monitor.errors import Problem, UserError
 from monitor.store.outbox import OutboxRow
 from monitor.store.sqlite import NewArticle, SourceState, SqliteStore
 
@@ -21,7 +23,23 @@ def sqlite_path(url: str, base_dir: Path) -> Path:
 
 
 def open_store(url: str, base_dir: Path) -> Store:
-    return SqliteStore(sqlite_path(url, base_dir))
+    """The store; UserError naming the file if it cannot be used (garbage, read-only, ...)."""
+    path = sqlite_path(url, base_dir)
+    try:
+        return SqliteStore(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise _unusable(path, exc) from None
+
+
+def _unusable(path: Path, exc: OSError | sqlite3.Error) -> UserError:
+    reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and "not a database" in reason:
+        hint = "this is not a trade-monitor database: move it aside, or point state: elsewhere"
+    elif isinstance(exc, PermissionError) or "readonly" in reason or "unable to open" in reason:
+        hint = "the file and its folder must be writable (SQLite writes -wal and -shm files there)"
+    else:
+        hint = "check the disk and the path in state:"
+    return UserError([Problem(str(path), f"cannot use the state database: {reason}", hint=hint)])
 
 
 __all__ = ["NewArticle", "OutboxRow", "SourceState", "Store", "open_store", "sqlite_path"]

@@ -27,6 +27,7 @@ from typing import Any, ParamSpec, TypeVar
 from monitor.alerts import Alert, AlertPolicy, Placement
 from monitor.article import Article
 from monitor.cluster import SimhashIndex, article_text, fingerprint, resembles, shingles, story_key
+from monitor.errors import Problem, UserError
 from monitor.match import Match
 from monitor.store.outbox import Outbox, OutboxHistory
 from monitor.store.schema import MIGRATIONS
@@ -66,12 +67,16 @@ class SqliteStore:
         self.path = path
         # One connection, used by one thread at a time: the caller's, or the store thread.
         self.db = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA busy_timeout=10000")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:  # a garbage or read-only file fails here: close it, `open_store` says why
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA busy_timeout=10000")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException:
+            self.db.close()
+            raise
         self.outbox = Outbox(self.db, self.transaction)
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self.copies = RecentCopies()
@@ -104,9 +109,9 @@ class SqliteStore:
         with self.transaction() as db:
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > len(MIGRATIONS):
-                raise RuntimeError(
-                    f"{self.path} was written by a newer trade-monitor (schema {version})"
-                )
+                message = f"written by a newer trade-monitor (schema {version})"
+                hint = "upgrade trade-monitor, or give this config its own state: file"
+                raise UserError([Problem(str(self.path), message, hint=hint)])
             for number, script in enumerate(MIGRATIONS[version:], version + 1):
                 for statement in filter(str.strip, script.split(";")):
                     db.execute(statement)
