@@ -21,7 +21,7 @@ from monitor import __version__
 from monitor.article import CONTROL, Article, terminal_safe
 from monitor.config import Config, load_config
 from monitor.errors import Problem, UserError, did_you_mean
-from monitor.logs import redact, setup_logging
+from monitor.logs import redact, redacted, setup_logging
 from monitor.match import Match, RuleSet, load_rules
 from monitor.match.evaluate import evaluate, read_labelled
 from monitor.match.explain import highlighted, tree
@@ -62,9 +62,10 @@ def quiet_exit() -> int:
 
 
 def echo(text: str = "", *, err: bool = False) -> None:
-    """Print a line with its control characters shown escaped: titles, server errors and
-    file names come from outside, and an escape sequence would rewrite the terminal."""
-    print(terminal_safe(text), file=sys.stderr if err else sys.stdout)
+    """Print a line with its control characters shown escaped (titles, server errors and
+    file names come from outside, and an escape sequence would rewrite the terminal), and
+    with every secret of the config read replaced by `***`."""
+    print(redacted(terminal_safe(text)), file=sys.stderr if err else sys.stdout)
 
 
 def json_line(record: dict[str, object]) -> str:
@@ -181,12 +182,19 @@ def print_problems(problems: Sequence[Problem]) -> None:
     echo(f"{count} problem{'s' if count != 1 else ''} found", err=True)
 
 
+def read_config(path: Path) -> Config:
+    """The config, its secrets (found by their type) kept out of every line printed or logged."""
+    config = load_config(path)
+    redact(config.secrets())
+    return config
+
+
 def load_all(path: Path) -> tuple[Config, RuleSet]:
     """Config and rules, with every problem of both reported together."""
     problems: list[Problem] = []
     config = rules = None
     try:
-        config = load_config(path)
+        config = read_config(path)
     except UserError as exc:
         problems.extend(exc.problems)
     rule_paths = config.rule_paths if config else fallback_rule_paths(path)
@@ -214,7 +222,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from monitor.daemon import run
 
     config, rules = load_all(config_path(args))
-    redact(config.secrets())
     for notifier_id, missing in config.disabled.items():
         log.warning(
             "notifier %s is off: %s not set",
@@ -253,7 +260,7 @@ def notifiers_for_check(path: Path) -> tuple[set[str] | None, str]:
     if not path.exists():
         return None, f" (notifiers not checked: no {path})"
     try:
-        return {n.id for n in load_config(path).notifiers}, ""
+        return {n.id for n in read_config(path).notifiers}, ""
     except UserError:
         return None, f" (notifiers not checked: {path} has errors, see `check --config`)"
 
@@ -361,7 +368,7 @@ def stdin_lines() -> Iterator[str]:
 
 
 def open_state(args: argparse.Namespace) -> Store | None:
-    config = load_config(config_path(args))
+    config = read_config(config_path(args))
     if not sqlite_path(config.state, config.base_dir).exists():
         echo("no state yet: the daemon has not run with this config")
         return None
@@ -472,7 +479,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    config = load_config(config_path(args))
+    config = read_config(config_path(args))
     store = open_state(args)
     if store is None:
         return 0

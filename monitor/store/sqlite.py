@@ -14,6 +14,7 @@ import asyncio
 import functools
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -65,6 +66,7 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        _private(path)
         # One connection, used by one thread at a time: the caller's, or the store thread.
         self.db = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=False)
         try:  # a garbage or read-only file fails here: close it, `open_store` says why
@@ -408,6 +410,23 @@ class SqliteStore:
             )
             row = db.execute("SELECT error_streak FROM sources WHERE source_id = ?", (source_id,))
             return int(row.fetchone()[0])
+
+
+def _private(path: Path) -> None:
+    """The state file readable by its owner only: it holds articles, alerts and server replies.
+
+    Created so (SQLite gives its WAL and journal files the same mode), and a file
+    made by an older version is tightened.
+    """
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return  # the connection says why, with the file named (open_store)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _story_cluster(db: sqlite3.Connection, key: str, now: float) -> str | None:
