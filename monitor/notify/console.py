@@ -7,7 +7,7 @@ from typing import Literal
 from monitor.alerts import Alert
 from monitor.article import terminal_safe
 from monitor.notify import NotifierConfig, SendResult
-from monitor.notify.render import one_line, rule_titles, severity_label
+from monitor.notify.render import one_line, rule_titles, severity_label, web_url
 
 
 class ConsoleConfig(NotifierConfig):
@@ -21,20 +21,27 @@ class ConsoleNotifier:
         self.id = config.id
 
     async def send(self, alert: Alert, thread: str | None = None) -> SendResult:
-        parts = [
-            f"[{severity_label(alert)}]",
-            *([] if alert.items else [rule_titles(alert), "|"]),
-            one_line(alert.title),
-            "|",
-            alert.source_id,
-        ]
-        if alert.url:
-            parts += ["|", alert.url]
-        lines = [" ".join(parts)]
-        lines += [f"    - {one_line(item.title)} | {item.url}".rstrip(" |") for item in alert.items]
         try:
-            # terminal_safe: alerts stored before Article cleaned its text may carry escapes
-            print(terminal_safe("\n".join(lines)), flush=True)
+            print(lines(alert), flush=True)
         except OSError as exc:
             return SendResult.later(f"stdout: {exc.strerror or exc}")
         return SendResult.delivered()
+
+
+def lines(alert: Alert) -> str:
+    """The alert's line (a bundle's lines), safe for a terminal: alerts stored before
+    Article cleaned its text may carry escapes, and only web links are shown."""
+    parts = [
+        f"[{severity_label(alert)}]",
+        *([] if alert.items else [rule_titles(alert), "|"]),
+        one_line(alert.title),
+        "|",
+        alert.source_id,
+    ]
+    if url := web_url(alert.url):
+        parts += ["|", url]
+    text = [" ".join(parts)]
+    text += [
+        f"    - {one_line(item.title)} | {web_url(item.url)}".rstrip(" |") for item in alert.items
+    ]
+    return terminal_safe("\n".join(text))

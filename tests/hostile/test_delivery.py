@@ -17,6 +17,7 @@ import pytest
 
 from monitor.errors import UserError
 from monitor.notify.apprise import markdown
+from monitor.notify.console import lines as console_lines
 from monitor.notify.email import html_body, plain_body
 from monitor.notify.slack import blocks
 from monitor.notify.webhook import payload
@@ -235,6 +236,7 @@ def messages(url: str):
         yield "email html", html_body(one)
         yield "email plain", plain_body(one)
         yield "apprise markdown", markdown(one)
+        yield "console", console_lines(one)
         yield "slack", str(blocks(one))
         data = payload(one)
         yield "webhook", str([data["url"], *(i["url"] for i in data.get("items", []))])
@@ -243,7 +245,7 @@ def messages(url: str):
 @pytest.mark.parametrize("url", HOSTILE_URLS)
 def test_only_http_links_are_ever_clickable(url):
     """Case 12: a `javascript:`/`data:` link is dropped from every message (single alerts and
-    bundles; email HTML and plain; Slack; Apprise Markdown; webhook JSON `url`)."""
+    bundles; email HTML and plain; Slack; Apprise Markdown; console; webhook JSON `url`)."""
     for where, text in messages(url):
         for marker in ("javascript", "JaVaScRiPt", "data:text", "vbscript", "evil.example"):
             assert marker not in text, where
