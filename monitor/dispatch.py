@@ -25,12 +25,13 @@ import logging
 import random
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.alerts import Alert
+from monitor.logs import hide
 from monitor.notify import Notifier, NotifierConfig, SendResult
 from monitor.notify.render import one_line
 from monitor.settings import secret_values
@@ -118,7 +119,7 @@ class Dispatcher:
             if isinstance(exc, TimeoutError) and deadline.expired():
                 return SendResult.later(f"no answer within {config.timeout:g}s"), True
             trace = "".join(traceback.format_exception(exc))  # a notifier bug: the alert waits
-            log.error("send crashed: %s", redact(trace, self.secrets[notifier.id]),
+            log.error("send crashed: %s", hide(trace, self.secrets[notifier.id]),
                       extra={"notifier": notifier.id, "alert": row.id})  # fmt: skip
             return SendResult.later(type(exc).__name__), False
         finally:
@@ -131,7 +132,7 @@ class Dispatcher:
         if result.ok:
             await self.store.call(outbox.sent, row, result.ref)
             return True
-        error = clip(one_line(redact(result.error, self.secrets[notifier_id])))
+        error = clip(one_line(hide(result.error, self.secrets[notifier_id])))
         if not result.retry:
             await self.store.call(outbox.dead, row, error)
             log.error("delivery failed for good: %s", error, extra=context)
@@ -147,13 +148,6 @@ class Dispatcher:
             await self.store.call(outbox.retry, row, error, delay)
             log.warning("delivery failed, retrying in %.0fs: %s", delay, error, extra=context)
         return False
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """`text` with each secret (longest first, as secret_values gives them) shown as ***."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
 
 
 def clip(text: str, limit: int = ERROR_CHARS) -> str:

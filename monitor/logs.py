@@ -32,9 +32,7 @@ class Redactor(logging.Filter):
         return True
 
     def redacted(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return hide(text, self.secrets)
 
 
 class TextFormatter(logging.Formatter):
@@ -80,6 +78,13 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
 def redact(secrets: Iterable[str]) -> None:
     """From now on, these values never appear in a log line or in `redacted` text."""
     REDACTOR.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+
+def hide(text: str, secrets: Iterable[str]) -> str:
+    """`text` with each secret (longest first, as secret_values gives them) shown as ***."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def redacted(text: str) -> str:

@@ -8,7 +8,8 @@ import pytest
 
 from monitor.alerts import Alert
 from monitor.article import Article
-from monitor.dispatch import Dispatcher, clip, redact
+from monitor.dispatch import Dispatcher, clip
+from monitor.logs import hide
 from monitor.notify import build_notifier, notifier_types
 from monitor.store import NewArticle
 from tests.notify.test_console import alert
@@ -87,8 +88,8 @@ def test_a_crashing_notifier_keeps_its_alert_and_logs_no_secret(store, caplog):
     assert "SECRET-PATH" not in caplog.text
 
 
-def test_redact_and_clip():
+def test_hide_and_clip():
     assert (
-        redact("token xoxb-1234 at /hooks/abcd", ["xoxb-1234", "/hooks/abcd"]) == "token *** at ***"
+        hide("token xoxb-1234 at /hooks/abcd", ["xoxb-1234", "/hooks/abcd"]) == "token *** at ***"
     )
     assert len(clip("x" * 1000)) == 300
