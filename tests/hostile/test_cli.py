@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -120,20 +124,39 @@ def test_a_state_folder_that_is_a_file_is_a_clear_error(workspace):
     assert_user_error(result, str(workspace.db))
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to read-only files")
+@contextmanager
+def unwritable(*paths: Path) -> Iterator[None]:
+    """The paths made unwritable even for root (which ignores file modes): immutable (chattr)
+    as root, read-only modes otherwise. Skipped where neither can be done."""
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None:
+            pytest.skip("root ignores file modes, and chattr is not installed")
+        made = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True)
+        if made.returncode != 0:
+            pytest.skip(f"root ignores file modes, and chattr failed: {made.stderr!r}")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+        return
+    modes = [path.stat().st_mode for path in paths]
+    for path in paths:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        yield
+    finally:
+        for path, mode in zip(paths, modes, strict=True):
+            path.chmod(mode)
+
+
 @pytest.mark.parametrize("command", [["run", "--once"], ["status"], ["alerts"]])
 def test_a_read_only_state_file_and_folder_are_clear_errors(workspace, command):
-    """Case 13: a read-only state file, then a read-only state folder."""
+    """Case 13: a state file that cannot be written, in a folder that cannot be written."""
     assert run_once(workspace).returncode == 0
     for path in (workspace.db.parent / "monitor.db-wal", workspace.db.parent / "monitor.db-shm"):
         path.unlink(missing_ok=True)
-    workspace.db.chmod(0o444)
-    workspace.db.parent.chmod(0o555)
-    try:
+    with unwritable(workspace.db, workspace.db.parent):
         result = cli(*command, "--config", str(workspace.config))
-    finally:
-        workspace.db.parent.chmod(0o755)
-        workspace.db.chmod(0o644)
     assert_user_error(result, str(workspace.db))
 
 
