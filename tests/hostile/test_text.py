@@ -28,6 +28,7 @@ from monitor.notify.render import markdown_text, one_line, web_url
 from monitor.notify.webhook import payload
 from monitor.sources import formats
 from monitor.sources.newswire import parse_text
+from monitor.sources.rss import parse_feed
 from tests.conftest import ROOT, cli_command
 
 SMALL, LARGE = 100_000, 1_000_000
@@ -42,6 +43,22 @@ def repeat(unit: str, prefix: str = "", suffix: str = "") -> Callable[[int], str
 
 def json_record(shape: Callable[[int], str]) -> Callable[[int], bytes]:
     return lambda n: json.dumps({"title": shape(n // 2), "body": shape(n // 2)}).encode()
+
+
+def rss_item(shape: Callable[[int], str]) -> Callable[[int], bytes]:
+    return lambda n: (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>x</title>'
+        f"<description>{shape(n)}</description></item></channel></rss>"
+    ).encode()
+
+
+def atom_entry(unit: str) -> Callable[[int], bytes]:
+    """An Atom entry whose HTML title and content are `unit` repeated (escaped markup)."""
+    return lambda n: (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry>'
+        f'<title type="html">{unit * (n // len(unit) // 2)}</title>'
+        f'<content type="html">{unit * (n // len(unit) // 2)}</content></entry></feed>'
+    ).encode()
 
 
 def alert_with(text: str) -> Alert:
@@ -87,6 +104,14 @@ CASES: list[tuple[str, Callable[[object], object], Callable[[int], object]]] = [
     ("read_txt", lambda data: formats.read_txt(data, "s", NOW), lambda n: b"\r" * n),
     ("read_json", lambda data: formats.read_json(data, "s", NOW), json_record(repeat("<a "))),
     ("read_jsonl", lambda data: formats.read_jsonl(data, "s", NOW), json_record(repeat("</"))),
+    *[
+        ("parse_feed", lambda data: parse_feed(data, "s"), shape)
+        for shape in (
+            rss_item(repeat("&lt;!--")),
+            rss_item(repeat("&lt;a ")),
+            atom_entry("&lt;!--"),
+        )
+    ],
     ("read_html", lambda data: formats.read_html(data, "s", NOW), lambda n: b"<a " * (n // 3)),
     ("read_html", lambda data: formats.read_html(data, "s", NOW), lambda n: b"<meta a=" * (n // 8)),
     ("markdown_text", markdown_text, repeat("[](*_<")),
