@@ -48,7 +48,7 @@ def read_labelled(lines: Iterable[str], name: str) -> list[tuple[str, object, se
             raise SourceError(f"{name}:{number}: expected a JSON object with `expect`") from None
         if not isinstance(expect, list):
             raise SourceError(f"{name}:{number}: `expect` must be a list of rule ids")
-        article = article_from_record(record, "labelled", number)
+        article = article_from_record(record, "labelled", number, own_source=True)
         cases.append((str(record.get("id", number)), article, set(expect)))
     return cases
 

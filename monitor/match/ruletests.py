@@ -25,7 +25,7 @@ def test_article(case: Any) -> Article:
     """A string is an article body; a mapping has title, summary, body, url, source, ..."""
     if isinstance(case, str):
         return Article(TEST_SOURCE, title="", body=case)
-    return article_from_record({"source": TEST_SOURCE, **case}, TEST_SOURCE)
+    return article_from_record({"source": TEST_SOURCE, **case}, TEST_SOURCE, own_source=True)
 
 
 def run_rule_tests(rules: RuleSet) -> TestSummary:

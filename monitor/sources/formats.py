@@ -78,11 +78,12 @@ def read_jsonl(data: bytes, source_id: str, modified: datetime) -> Parsed:
 
 
 def read_json_lines(lines: Iterable[str], source_id: str) -> Iterator[Article]:
-    """Articles from JSON lines (stdin for `match -`); SourceError at the first bad line."""
+    """Articles from JSON lines (stdin for `match -`, where a record may name its `source`, to
+    try a rule's `sources:`); SourceError at the first bad line."""
     for number, line in enumerate(lines, 1):
         if line.strip():
             record = _load_json(line, f"line {number}: ")
-            yield article_from_record(record, source_id, number, "line")
+            yield article_from_record(record, source_id, number, "line", own_source=True)
 
 
 def _load_json(text: str, where: str) -> Any:
@@ -99,11 +100,14 @@ def _load_json(text: str, where: str) -> Any:
 
 
 def article_from_record(
-    record: Any, source_id: str, number: int = 1, what: str = "item"
+    record: Any, source_id: str, number: int = 1, what: str = "item", own_source: bool = False
 ) -> Article:
     """A JSON object with `title`, `summary`, `body`, `url`, `published`, ... as an Article.
 
-    SourceError, naming the record ("item 3" or "line 3"), if it is not one.
+    SourceError, naming the record ("item 3" or "line 3"), if it is not one. Only where
+    the user writes the record (`match -`, rule tests, labelled cases: `own_source`) may it
+    name its `source`: a file in a drop folder claiming another source's name could
+    silence that source's stories and slip past rules' `sources:`.
     """
     where = f"{what} {number}"
     if not isinstance(record, dict):
@@ -121,7 +125,7 @@ def article_from_record(
         raise SourceError(f"{where}: `authors` must be a string or a list of strings")
     published = record.get("published") or record.get("published_at") or record.get("date")
     return Article(
-        source_id=str(record.get("source") or source_id),
+        source_id=str((own_source and record.get("source")) or source_id),
         title=html_to_text(str(text["title"] or "")),
         summary=html_to_text(str(text["summary"] or "")),
         body=html_to_text(str(text["body"] or record.get("text") or "")),

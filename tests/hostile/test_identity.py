@@ -142,3 +142,26 @@ def test_another_source_cannot_silence_a_story_by_reusing_its_link(tmp_path, cap
     )
     assert store.unseen([same_link_same_title, same_text]) == []
     store.close()
+
+
+def test_a_file_cannot_claim_another_sources_name_to_silence_it(workspace, feed_server):
+    """Case 11: a JSON record in a drop folder naming `"source": "feed"` and a feed's guid took
+    that feed's identity: the feed's real story was then 'seen' and never alerted."""
+    drop = workspace.articles()
+    (drop / "claim.json").write_text('[{"source": "feed", "id": "g0", "title": "Harmless"}]')
+    url = feed_server.add("/feed.xml", Route(rss(items(0, 1))))
+    workspace.write_config(
+        [
+            {"id": "drop", "type": "files", "path": str(drop), "settle": "0s", "backfill": "all"},
+            {**feed_source(url), "backfill": "all"},
+        ]
+    )
+    assert run_once(workspace) == 0
+    store = open_store("sqlite:///state/monitor.db", workspace.root)
+    try:
+        sources = dict(store.db.execute("SELECT title, source_id FROM articles").fetchall())
+        alerted = [row.alert.title for row in store.outbox.recent(10)]
+    finally:
+        store.close()
+    assert sources == {"Harmless": "drop", "Nvidia story 0": "feed"}
+    assert alerted == ["Nvidia story 0"]
