@@ -8,7 +8,6 @@ file:line messages and never as a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -18,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from monitor import __version__
-from monitor.article import CONTROL, Article, terminal_safe
+from monitor.article import Article, terminal_safe
 from monitor.config import Config, load_config
 from monitor.errors import Problem, UserError, did_you_mean
-from monitor.logs import redact, redacted, setup_logging
+from monitor.logs import json_line, redact, redacted, setup_logging
 from monitor.match import Match, RuleSet, load_rules
 from monitor.match.evaluate import evaluate, read_labelled
 from monitor.match.explain import highlighted, tree
@@ -66,12 +65,6 @@ def echo(text: str = "", *, err: bool = False) -> None:
     file names come from outside, and an escape sequence would rewrite the terminal), and
     with every secret of the config read replaced by `***`."""
     print(redacted(terminal_safe(text)), file=sys.stderr if err else sys.stdout)
-
-
-def json_line(record: dict[str, object]) -> str:
-    """One JSON line, readable (not ASCII-only) but with control characters as \\u escapes."""
-    text = json.dumps(record, ensure_ascii=False)
-    return CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def alert_id(text: str) -> int:

@@ -13,6 +13,8 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from monitor.article import CONTROL, terminal_safe
+
 CONTEXT_KEYS = ("source", "rule", "notifier", "article", "alert")
 
 
@@ -44,7 +46,7 @@ class TextFormatter(logging.Formatter):
         )
         if record.exc_info or record.exc_text:
             line += "\n" + (record.exc_text or self.formatException(record.exc_info))
-        return line
+        return terminal_safe(line)  # a file name or a server's reason may carry escapes
 
 
 class JsonFormatter(logging.Formatter):
@@ -58,7 +60,7 @@ class JsonFormatter(logging.Formatter):
         entry.update({k: getattr(record, k) for k in CONTEXT_KEYS if hasattr(record, k)})
         if record.exc_info or record.exc_text:
             entry["exception"] = record.exc_text or self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json_line(entry)
 
 
 REDACTOR = Redactor()
@@ -78,6 +80,13 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
 def redact(secrets: Iterable[str]) -> None:
     """From now on, these values never appear in a log line or in `redacted` text."""
     REDACTOR.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+
+def json_line(record: dict[str, object]) -> str:
+    """One JSON line, readable (not ASCII-only), with control characters as \\u escapes: a
+    terminal showing it cannot be driven by an escape hidden in a title or file name."""
+    text = json.dumps(record, ensure_ascii=False)
+    return CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def hide(text: str, secrets: Iterable[str]) -> str:

@@ -247,3 +247,19 @@ def test_output_piped_to_a_reader_that_stops_early_ends_quietly(tmp_path, comman
         process.wait(timeout=60)
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
     assert process.returncode == 1
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_control_characters_never_reach_the_log(workspace, log_format):
+    """Case 14: a drop-folder file named with terminal escapes, holding broken JSON, was
+    logged raw ("skipped ...") to stderr."""
+    name = f"{ESC}]0;pwned\x07{ESC}[2J\u202eevil.json"
+    (workspace.articles() / name).write_text("{not json")
+    workspace.write_config(
+        [{"id": "wire", "type": "files", "path": "articles", "backfill": "all", "settle": "0s"}]
+    )
+    result = cli("run", "--once", "--log-format", log_format, "--config", str(workspace.config))
+    assert "evil.json" in result.stderr  # the file is named, escaped
+    assert (
+        ESC not in result.stderr and "\x07" not in result.stderr and "\u202e" not in result.stderr
+    )
