@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr
 
@@ -108,6 +108,12 @@ def _secrets_in(value: Any) -> Iterator[str]:
 
 
 def _pieces(secret: str) -> Iterator[str]:
+    for piece in _parts(secret):
+        # as a server may echo it back: JSON-escaped slashes, or percent-encoded
+        yield from (piece, piece.replace("/", "\\/"), quote(piece, safe=""))
+
+
+def _parts(secret: str) -> Iterator[str]:
     yield secret
     try:
         parts = urlsplit(secret)

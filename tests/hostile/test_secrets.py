@@ -8,8 +8,10 @@ database and its mode are checked.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
+from urllib.parse import quote
 
 from monitor.notify import notifier_types
 from monitor.sources import source_types
@@ -130,3 +132,17 @@ def test_case06_a_config_error_shows_no_secret(workspace):
     assert "needs a `channel`" in printed and "timeout" in printed
     assert MARK not in printed, [line for line in printed.splitlines() if MARK in line][:5]
     assert not Path(workspace.db).exists()
+
+
+def test_case06_a_secret_echoed_escaped_or_encoded_is_hidden_too():
+    """Case 6: a peer answering with the request path JSON-escaped (`\\/hook\\/...`) or
+    percent-encoded got the webhook path into the outbox and the log."""
+    from monitor.logs import hide
+    from monitor.notify.webhook import WebhookConfig
+    from monitor.settings import secret_values
+
+    url = f"https://h.example/hook/{MARK}-path?key={MARK}-query"
+    config = WebhookConfig(id="w", type="webhook", url=url)
+    secrets = secret_values(config)
+    for echoed in (json.dumps({"path": url}), quote(url, safe=""), json.dumps(url.split("?")[0])):
+        assert MARK not in hide(echoed, secrets), echoed
