@@ -225,6 +225,7 @@ class Daemon:
         self._record_rules()
         self.dispatcher = Dispatcher(self.store, notifiers, configs)
         self.in_flight: set[asyncio.Task[Any]] = set()
+        self.stopping = False
 
     async def close(self) -> None:
         await self.fetcher.aclose()
@@ -285,14 +286,23 @@ class Daemon:
         )
         await stop.wait()
         log.info("stopping")
+        self.stopping = True  # a poll that ends during the grace starts no new drain
         scheduler.shutdown(wait=False)
-        if self.in_flight:
-            _, pending = await asyncio.wait(self.in_flight, timeout=STOP_GRACE)
-            for task in pending:
-                task.cancel()
+        await self._finish_in_flight(loop.time() + STOP_GRACE)
         await self.close()
         log.info("stopped")
         return 0
+
+    async def _finish_in_flight(self, deadline: float) -> None:
+        """Wait for polls and sends in flight, and for any they start meanwhile, until the
+        deadline; then cancel what is left (an alert still in flight is sent at next start)."""
+        loop = asyncio.get_running_loop()
+        while self.in_flight and loop.time() < deadline:
+            await asyncio.wait(set(self.in_flight), timeout=deadline - loop.time())
+        for task in self.in_flight:
+            task.cancel()
+        if self.in_flight:
+            await asyncio.wait(set(self.in_flight), timeout=1.0)
 
     async def _check_rules(self) -> None:
         version = fingerprint(self.config.rule_paths)
@@ -343,6 +353,8 @@ class Daemon:
 
     async def _dispatch(self) -> None:
         """Start the idle notifiers' drains; shutdown waits for them like for any job."""
+        if self.stopping:
+            return
         for drain in await self.dispatcher.start():
             self.in_flight.add(drain)
             drain.add_done_callback(self._finished)

@@ -93,14 +93,13 @@ class Dispatcher:
         """Send this notifier's due alerts one by one (each claimed just before its send, so
         none is left in flight when the drain stops early)."""
         notifier, outbox = self.notifiers[notifier_id], self.store.outbox
-        tried: set[int] = set()
-        ok = True
+        last, ok = 0, True
         while True:
             now = float("inf") if ignore_backoff else time.time()
-            rows = await self.store.call(outbox.claim, notifier_id, 1, LEASE, now, skip=tried)
+            rows = await self.store.call(outbox.claim, notifier_id, 1, LEASE, now, after=last)
             if not rows:
                 return ok
-            tried.add(rows[0].id)
+            last = rows[0].id
             result, stalled = await self._attempt(notifier, rows[0])
             ok &= await self._settle(notifier_id, rows[0], result)
             if stalled:

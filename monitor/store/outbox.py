@@ -52,14 +52,15 @@ class Outbox:
         self.transaction = transaction
 
     def claim(
-        self, notifier_id: str, limit: int, lease: float, now: float, skip: Iterable[int] = ()
+        self, notifier_id: str, limit: int, lease: float, now: float, after: int = 0
     ) -> list[OutboxRow]:
-        """Take up to `limit` due alerts in flight, each under a fresh attempt id and lease.
+        """Take up to `limit` due alerts with ids above `after` in flight, each under a fresh
+        attempt id and lease. A drain passes the last id it took, so it tries each alert
+        once, at the cost of an index step, however long the backlog.
 
         A follow-up waits until the alert it threads under was sent (its
         message id is what the thread hangs on) or ended otherwise.
         """
-        skip = list(skip)
         with self.transaction() as db:
             db.execute(
                 "UPDATE outbox SET status = 'pending'"
@@ -71,8 +72,8 @@ class Outbox:
                 " AND (parent_id IS NULL OR parent_id IN (SELECT id FROM outbox"
                 " WHERE status IN ('sent', 'dead', 'suppressed', 'grouped')))"
             )
-            query += f" AND notifier_id = ? AND id NOT IN ({_marks(skip)})"
-            params = (now, notifier_id, *skip, limit)
+            query += " AND notifier_id = ? AND id > ?"
+            params = (now, notifier_id, after, limit)
             ids = [r[0] for r in db.execute(query + " ORDER BY id LIMIT ?", params)]
             for alert_id in ids:
                 db.execute(

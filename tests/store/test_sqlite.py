@@ -242,3 +242,19 @@ def test_articles_without_text_are_not_mistaken_for_each_other(tmp_path):
     second = Article("a", title="", url="https://x.org/2")
     assert first.content_hash == ""
     assert store.unseen([second]) == [second]
+
+
+def test_claim_takes_the_next_due_alert_after_the_last_one_taken(tmp_path):
+    """A drain passes the last id it took: each alert is tried once per drain, and a backlog
+    of any length costs an index step per claim (a list of tried ids hit SQLite's limit)."""
+    store = store_at(tmp_path)
+    for number in range(3):
+        item = alerting(Article("a", title=f"Nvidia up {number}", guid=f"g{number}"), tmp_path)
+        store.record_poll("a", {}, [], [item])
+    first = store.outbox.claim("console", 1, 60, time.time())[0]
+    second = store.outbox.claim("console", 1, 60, time.time(), after=first.id)[0]
+    assert store.outbox.retry(second, "HTTP 500", delay=-1)  # due again at once
+    third = store.outbox.claim("console", 1, 60, time.time(), after=second.id)[0]
+    assert first.id < second.id < third.id
+    assert store.outbox.claim("console", 1, 60, time.time(), after=third.id) == []
+    assert [r.id for r in claim(store)] == [second.id]  # the next drain takes it again
