@@ -150,20 +150,31 @@ class Watch:
         self.ended = False
 
     def hold(self, sock: socket.socket) -> None:
-        """Called with the socket as soon as it is connected, before anything is read."""
+        """Called with the socket as soon as it is connected, before anything is read.
+
+        Keeps a duplicate: TLS (STARTTLS, or implicit TLS) detaches the socket it wraps,
+        but a duplicate still shuts down the one connection they share.
+        """
         with self.lock:
             if self.ended:
                 sock.close()
                 raise TimeoutError("the send's deadline passed")
-            self.sock = sock
+            self.sock = sock.dup()
 
     def end(self) -> None:
-        """Shut the socket down: the thread's blocked read returns and its send fails."""
+        """Shut the connection down: the thread's blocked read returns and its send fails."""
         with self.lock:
             self.ended = True
             if self.sock is not None:
                 with contextlib.suppress(OSError):
                     self.sock.shutdown(socket.SHUT_RDWR)
+
+    def release(self) -> None:
+        """The exchange is over: close the duplicate."""
+        with self.lock:
+            if self.sock is not None:
+                self.sock.close()
+                self.sock = None
 
 
 class Session(smtplib.SMTP):
@@ -239,15 +250,18 @@ class EmailNotifier:
     def _deliver(self, message: EmailMessage, watch: Watch) -> None:
         c = self.config
         context = ssl.create_default_context(cafile=c.ca_file)
-        with Session(watch, c.timeout, context if c.security == "tls" else None) as smtp:
-            code, greeting = smtp.connect(c.host, c.port or DEFAULT_PORTS[c.security])
-            if code != 220:
-                raise smtplib.SMTPConnectError(code, greeting)
-            if c.security == "starttls":
-                smtp.starttls(context=context)
-            if c.username:
-                smtp.login(c.username, c.password.get_secret_value())
-            smtp.send_message(message)
+        try:
+            with Session(watch, c.timeout, context if c.security == "tls" else None) as smtp:
+                code, greeting = smtp.connect(c.host, c.port or DEFAULT_PORTS[c.security])
+                if code != 220:
+                    raise smtplib.SMTPConnectError(code, greeting)
+                if c.security == "starttls":
+                    smtp.starttls(context=context)
+                if c.username:
+                    smtp.login(c.username, c.password.get_secret_value())
+                smtp.send_message(message)
+        finally:
+            watch.release()
 
 
 def _by_code(code: int, detail: str) -> SendResult:

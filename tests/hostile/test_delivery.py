@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import re
+import socket
 import subprocess
 import time
 
@@ -265,3 +266,21 @@ def test_markdown_cannot_be_broken_by_a_title_or_a_url():
         targets = re.findall(r'(?:href|src)="([^"]*)"', html)
         assert targets == ["https://x.org/a_%28b%29?q=1"], html
         assert "Tariffs](javascript:alert(1))" in html.replace("\\", "")
+
+
+def test_the_watch_ends_a_connection_that_tls_has_taken_over():
+    """Case 2: with STARTTLS or implicit TLS, ssl wraps (detaches) the socket the watch held,
+    so ending it did nothing, and a peer dripping after the handshake held the email thread
+    for good. The watch keeps a duplicate, which shuts the shared connection down."""
+    from monitor.notify.email import Watch
+
+    ours, peer = socket.socketpair()
+    watch = Watch()
+    watch.hold(ours)
+    taken = socket.socket(fileno=ours.detach())  # what SSLContext.wrap_socket does
+    watch.end()
+    taken.settimeout(2)
+    assert taken.recv(1) == b""  # the thread's blocked read returns at once
+    watch.release()
+    taken.close()
+    peer.close()
