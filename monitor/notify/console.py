@@ -8,6 +8,7 @@ from monitor.alerts import Alert
 from monitor.article import terminal_safe
 from monitor.notify import NotifierConfig, SendResult
 from monitor.notify.render import one_line, rule_titles, severity_label, web_url
+from monitor.notify.worker import Worker
 
 
 class ConsoleConfig(NotifierConfig):
@@ -19,10 +20,13 @@ class ConsoleNotifier:
 
     def __init__(self, config: ConsoleConfig) -> None:
         self.id = config.id
+        # A full pipe or a stalled log collector blocks a write: never on the event loop.
+        self.worker = Worker(f"console-{config.id}")
 
     async def send(self, alert: Alert, thread: str | None = None) -> SendResult:
+        text = lines(alert)
         try:
-            print(lines(alert), flush=True)
+            await self.worker.run(lambda: print(text, flush=True))
         except OSError as exc:
             return SendResult.later(f"stdout: {exc.strerror or exc}")
         return SendResult.delivered()

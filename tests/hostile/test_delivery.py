@@ -7,11 +7,13 @@ the real dispatcher and a real SQLite outbox, as in the daemon.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -284,3 +286,30 @@ def test_the_watch_ends_a_connection_that_tls_has_taken_over():
     watch.release()
     taken.close()
     peer.close()
+
+
+def test_a_console_nobody_reads_delays_only_the_console(store, slack_server, monkeypatch):
+    """Case 2: the console printed on the event loop, so a full stdout pipe (a stalled log
+    collector) froze the daemon. Now it is a send like any other, under its deadline."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(write_end, b"x" * 65536)  # fill the pipe: the next write blocks
+    os.set_blocking(write_end, True)
+    monkeypatch.setattr(sys, "stdout", open(write_end, "w", closefd=False))  # noqa: SIM115
+    console = notifier_config("console", id="console", timeout="1s")
+    dispatch = dispatcher(store, console, healthy(slack_server))
+    queue(store, alert(article_id="c1", notifier_id="console"), alert(notifier_id="healthy"))
+
+    async def scenario() -> bool:
+        return await asyncio.wait_for(dispatch.dispatch(), 10)
+
+    assert asyncio.run(scenario()) is False  # the console's send ran out of time ...
+    assert len(slack_server.delivered) == 1  # ... and Slack delivered meanwhile
+    assert "no answer within 1s" in row_of(store, "console").last_error
+    with open(read_end, "rb", closefd=False) as reader:  # let the stuck print finish
+        while reader.read1(65536 * 4) and os.get_blocking(read_end) is not None:
+            break
+    os.close(read_end)
+    os.close(write_end)
