@@ -21,7 +21,7 @@ from pydantic import SecretStr, ValidationError
 from monitor.errors import Problem, UserError, did_you_mean, key_path, without_secrets
 from monitor.match.rules import validation_problems
 from monitor.notify import NotifierConfig, notifier_types
-from monitor.settings import ByteSize, Duration, Strict, secret_values
+from monitor.settings import ByteSize, Duration, Strict, secret_fields, secret_values
 from monitor.sources import Backfill, SourceConfig, source_types
 from monitor.yamlsrc import Document, Loc, load_yaml
 
@@ -127,9 +127,8 @@ def raw_secrets(items: list[Any], types: dict[str, tuple[type[Any], Any]]) -> li
         if not isinstance(item, dict) or item.get("type") not in types:
             continue
         model = types[item["type"]][0]
-        for name, info in model.model_fields.items():
-            if "SecretStr" in repr(info.annotation):
-                values.append(item.get(info.alias or name))
+        for name in secret_fields(model):
+            values.append(item.get(model.model_fields[name].alias or name))
     return secret_values(_as_secrets(values))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr
@@ -81,6 +81,16 @@ def parse_cron(value: Any) -> str:
 Cron = Annotated[str, BeforeValidator(parse_cron)]
 
 
+def secret_fields(model: type[BaseModel]) -> list[str]:
+    """The names of a model's secret settings: those typed `SecretStr` (or a list or map of
+    them)."""
+    return [name for name, info in model.model_fields.items() if _is_secret(info.annotation)]
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or any(_is_secret(a) for a in get_args(annotation))
+
+
 def secret_values(value: Any) -> list[str]:
     """Every `SecretStr` value in a model, however nested: what redaction must hide.
 
@@ -120,4 +130,7 @@ def _parts(secret: str) -> Iterator[str]:
     except ValueError:
         return
     if parts.scheme and parts.netloc:
-        yield from (p for p in (parts.path, parts.query, parts.password or "") if len(p) >= 8)
+        pieces = [parts.path, parts.query, parts.password or ""]
+        if parts.scheme not in ("http", "https"):  # tgram://<bot token>/...: the "host" is secret
+            pieces += [parts.netloc, parts.username or ""]
+        yield from (p for p in pieces if len(p) >= 8)

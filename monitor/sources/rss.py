@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import feedparser
-from pydantic import field_validator
+from pydantic import SecretStr, field_validator
 
 from monitor.article import Article, html_to_text
 from monitor.fetch import FetchError
@@ -29,11 +29,12 @@ FEED_ACCEPT = (
 
 class RssConfig(SourceConfig):
     type: Literal["rss"]
-    url: str
+    url: SecretStr  # a feed's URL may carry an API key: hidden wherever secrets are
 
-    @field_validator("url")
+    @field_validator("url", mode="before")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: object) -> str:
+        value = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
         if not re.fullmatch(r"https?://[^\s/]+\S*", value):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value
@@ -49,7 +50,7 @@ class RssSource:
     async def poll(self, cursor: Cursor) -> PollResult:
         try:
             result = await self.fetcher.get(
-                self.config.url,
+                self.config.url.get_secret_value(),
                 timeout=self.config.timeout or 20.0,
                 max_bytes=self.config.max_bytes or 10_000_000,
                 etag=cursor.get("etag"),

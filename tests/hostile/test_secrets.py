@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from monitor.notify import notifier_types
+from monitor.settings import secret_fields
 from monitor.sources import source_types
 from tests.conftest import cli_command
 from tests.servers import Route, SlackReply, SlackServer, running
@@ -29,6 +30,7 @@ COVERED = {
     ("webhook", "secret"),
     ("webhook", "headers"),
     ("apprise", "urls"),
+    ("rss", "url"),
 }
 
 
@@ -38,8 +40,7 @@ def secret_settings() -> set[tuple[str, str]]:
         (kind, name)
         for table in (notifier_types(), source_types())
         for kind, (model, _) in table.items()
-        for name, info in model.model_fields.items()
-        if "SecretStr" in repr(info.annotation)
+        for name in secret_fields(model)
     }
 
 
@@ -146,3 +147,14 @@ def test_case06_a_secret_echoed_escaped_or_encoded_is_hidden_too():
     secrets = secret_values(config)
     for echoed in (json.dumps({"path": url}), quote(url, safe=""), json.dumps(url.split("?")[0])):
         assert MARK not in hide(echoed, secrets), echoed
+
+
+def test_case06_a_token_in_the_host_part_of_a_service_url_is_hidden():
+    """Case 6: in Apprise URLs such as tgram://<bot token>/<chat>, the token is the 'host'."""
+    from monitor.logs import hide
+    from monitor.notify.apprise import AppriseConfig
+    from monitor.settings import secret_values
+
+    token = f"123456:{MARK}-bot-token"
+    config = AppriseConfig(id="a", type="apprise", urls=[f"tgram://{token}/-100200300"])
+    assert MARK not in hide(f"Telegram said: bad token {token}", secret_values(config))
