@@ -8,6 +8,7 @@ file:line messages and never as a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -50,6 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return quiet_exit()
+    except OSError as exc:
+        if exc.errno not in OUTPUT_FULL:
+            raise
+        print(f"error: cannot write the output: {exc.strerror}", file=sys.stderr)
+        return quiet_exit()
+
+
+OUTPUT_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EIO)  # `> /dev/full`, a full disk
 
 
 def quiet_exit() -> int:

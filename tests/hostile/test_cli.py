@@ -263,3 +263,17 @@ def test_control_characters_never_reach_the_log(workspace, log_format):
     assert (
         ESC not in result.stderr and "\x07" not in result.stderr and "\u202e" not in result.stderr
     )
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_output_to_a_full_disk_is_a_clear_error(workspace):
+    """Case 16: `check > /dev/full` ended in an OSError traceback."""
+    workspace.write_config([])
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            cli_command("check", "--config", str(workspace.config)),
+            stdout=full, stderr=subprocess.PIPE, text=True, env=ENV, timeout=60,
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "cannot write the output: No space left on device" in result.stderr
