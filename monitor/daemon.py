@@ -37,6 +37,7 @@ from monitor.fetch import Fetcher
 from monitor.match import RuleSet, load_rules
 from monitor.match.rules import fingerprint
 from monitor.notify import Notifier, build_notifier
+from monitor.settings import human_duration
 from monitor.sources import (
     PollResult,
     Source,
@@ -159,7 +160,7 @@ class Pipeline:
             log.warning(
                 "poll failed: %s (retrying every %s; logged once until it recovers)",
                 error,
-                _human(settings.interval or 0),
+                human_duration(settings.interval or 0),
                 extra={"source": source_id},
             )
         else:
@@ -177,8 +178,8 @@ def _warn_gap(source_id: str, articles: Sequence[Article], settings: SourceConfi
     log.warning(
         "every one of the %d items was new: items may have been missed since the last poll;"
         " the feed holds about %s of news, so poll every %s or more often (now every %s)",
-        len(articles), _human(span) if span else "an unknown span", _human(round(suggested)),
-        _human(interval), extra={"source": source_id},
+        len(articles), human_duration(span) if span else "an unknown span",
+        human_duration(round(suggested)), human_duration(interval), extra={"source": source_id},
     )  # fmt: skip
 
 
@@ -189,13 +190,6 @@ def _alert_window_start(primed: bool, backfill: float) -> datetime | None:
     if backfill <= 0:
         return None
     return datetime.now(UTC) - timedelta(seconds=backfill)
-
-
-def _human(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
 
 
 class Daemon:
@@ -345,7 +339,7 @@ class Daemon:
         )
         if forgotten:
             log.info("forgot %d articles no source has shown for %s", forgotten,
-                     _human(self.config.defaults.remember))  # fmt: skip
+                     human_duration(self.config.defaults.remember))  # fmt: skip
 
     async def _poll_and_dispatch(self, source: Source, settings: SourceConfig) -> None:
         if await self.pipeline.poll(source, settings):

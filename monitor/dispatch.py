@@ -33,7 +33,7 @@ from apscheduler.triggers.cron import CronTrigger
 from monitor.alerts import Alert
 from monitor.logs import hide
 from monitor.notify import Notifier, NotifierConfig, SendResult
-from monitor.notify.render import one_line
+from monitor.notify.render import clip, one_line
 from monitor.settings import secret_values
 from monitor.store import OutboxRow, Store
 
@@ -131,7 +131,7 @@ class Dispatcher:
         if result.ok:
             await self.store.call(outbox.sent, row, result.ref)
             return True
-        error = clip(one_line(hide(result.error, self.secrets[notifier_id])))
+        error = clip(one_line(hide(result.error, self.secrets[notifier_id])), ERROR_CHARS)
         if not result.retry:
             await self.store.call(outbox.dead, row, error)
             log.error("delivery failed for good: %s", error, extra=context)
@@ -147,10 +147,6 @@ class Dispatcher:
             await self.store.call(outbox.retry, row, error, delay)
             log.warning("delivery failed, retrying in %.0fs: %s", delay, error, extra=context)
         return False
-
-
-def clip(text: str, limit: int = ERROR_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def summary_heading(alerts: list[Alert]) -> str:

@@ -41,6 +41,14 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+def human_duration(seconds: float) -> str:
+    """Seconds as the config writes them: 90 -> 90s, 600 -> 10m, 7200 -> 2h."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
 def parse_size(value: Any) -> int:
     """'10MB', '512KiB' or a number of bytes -> bytes, at most 1 GiB."""
     if isinstance(value, bool):

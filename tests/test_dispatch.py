@@ -8,9 +8,10 @@ import pytest
 
 from monitor.alerts import Alert
 from monitor.article import Article
-from monitor.dispatch import Dispatcher, clip
+from monitor.dispatch import ERROR_CHARS, Dispatcher
 from monitor.logs import hide
 from monitor.notify import build_notifier, notifier_types
+from monitor.notify.render import clip
 from monitor.store import NewArticle
 from tests.notify.test_console import alert
 from tests.servers import SlackReply, SlackServer, running
@@ -92,4 +93,4 @@ def test_hide_and_clip():
     assert (
         hide("token xoxb-1234 at /hooks/abcd", ["xoxb-1234", "/hooks/abcd"]) == "token *** at ***"
     )
-    assert len(clip("x" * 1000)) == 300
+    assert len(clip("x" * 1000, ERROR_CHARS)) == ERROR_CHARS == 300

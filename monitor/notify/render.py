@@ -62,6 +62,11 @@ def rule_titles(alert: Alert) -> str:
     return ", ".join(rule.title for rule in alert.rules)
 
 
+def clip(text: str, limit: int) -> str:
+    """At most `limit` characters, an ellipsis marking a cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def one_line(text: str) -> str:
     """No line breaks: header values and log lines stay one line."""
     return " ".join(text.split())

@@ -18,7 +18,7 @@ import httpx
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from monitor.alerts import Alert
-from monitor.notify import NotifierConfig, SendResult
+from monitor.notify import NotifierConfig, SendResult, render
 from monitor.notify.http import Reply, by_status, no_answer, post
 from monitor.notify.render import (
     by_rule,
@@ -78,7 +78,7 @@ def escape(text: str) -> str:
 
 
 def clip(text: str, limit: int = SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return render.clip(text, limit)
 
 
 def link(url: str, label: str) -> str:

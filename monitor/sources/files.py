@@ -41,7 +41,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from monitor.article import Article
-from monitor.settings import Duration
+from monitor.settings import Duration, human_duration
 from monitor.sources import Cursor, PollResult, SourceConfig, SourceContext, SourceError
 from monitor.sources.formats import ONE_ARTICLE_PER_FILE, READERS, Parsed, parse_file
 
@@ -233,7 +233,7 @@ class FilesSource:
         retry = min(RETRY_FIRST * 2 ** min(tries - 1, 10), RETRY_MAX)
         message = "skipped %s: %s (tried again when it changes, or in %s)"
         level = logging.WARNING if tries == 1 else logging.DEBUG
-        log.log(level, message, entry.name, why, _human(retry), extra={"source": self.id})
+        log.log(level, message, entry.name, why, human_duration(retry), extra={"source": self.id})
         return [*entry.signature, entry.info.st_ctime_ns, tries, now + retry]
 
     def _tell_skipped(self, name: str, parsed: Parsed) -> None:
@@ -324,7 +324,3 @@ def _suffix(name: str) -> str:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:DIGEST_CHARS]
-
-
-def _human(seconds: float) -> str:
-    return f"{seconds / 60:g} min" if seconds < 3600 else f"{seconds / 3600:g} h"
