@@ -299,7 +299,8 @@ class Daemon:
             await asyncio.wait(set(self.in_flight), timeout=1.0)
 
     async def _check_rules(self) -> None:
-        version = fingerprint(self.config.rule_paths)
+        # off the loop: looking at the files is filesystem work, which may be slow or stuck
+        version = await asyncio.to_thread(fingerprint, self.config.rule_paths)
         if version not in (self.pipeline.rules.version, self.refused_version):
             await self.reload_rules("rule files changed")
 
@@ -316,11 +317,13 @@ class Daemon:
         """
         notifier_ids = {n.id for n in self.config.notifiers}
         paths, base = self.config.rule_paths, self.config.base_dir
+        version = await asyncio.to_thread(fingerprint, paths)  # what is loaded, or refused
         try:
             rules = await asyncio.to_thread(load_rules, paths, notifier_ids, base)
-        except UserError as exc:
-            self.refused_version = fingerprint(self.config.rule_paths)
-            log.error("rules not reloaded (%s), the old rules stay in force:\n%s", why, exc)
+        except Exception as exc:  # a loader bug too refuses the files, once, not every 2 s
+            self.refused_version = version
+            reason = exc if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+            log.error("rules not reloaded (%s), the old rules stay in force:\n%s", why, reason)
             return
         self.pipeline.rules = rules
         self.pipeline.policy.rules = {rule.id: rule for rule in rules.rules}

@@ -8,6 +8,8 @@ line and column, even inside a `>` or `|` block scalar.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ MAX_ALIASED = 10_000  # values reached through aliases (`*name`) and merges (`<<
 TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
 DEPTH_HINT = "flatten the structure: config and rule files need only a few levels"
 ALIAS_HINT = "write the values out, or use fewer aliases of large lists"
+MAX_FILE_BYTES = 10 * 1024 * 1024  # a config, rule or list file; real ones are kilobytes
+FILE_HINT = "config, rule and list files must be ordinary files of at most 10 MB"
 
 
 @dataclass
@@ -97,13 +101,48 @@ def _line_column(text: str, index: int) -> tuple[int, int]:
 def load_yaml(path: Path, display: str | None = None) -> Document:
     """Parse a YAML file with the safe loader, keeping each value's position."""
     name = display or str(path)
+    return parse_yaml(read_user_file(path, name), name)
+
+
+def read_user_file(path: Path, name: str, limit: int = MAX_FILE_BYTES) -> str:
+    """The text of a file the user wrote (config, rule or list file), with universal newlines.
+
+    Only a regular file of at most `limit` bytes is read: a FIFO would block the reader
+    for good and `/dev/zero` would fill memory. The path is checked before opening, and
+    the open file again (opened non-blocking, so a FIFO swapped in between cannot block);
+    reading stops one byte past the limit, so a file that grows meanwhile is refused too.
+    UserError naming the file otherwise.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        _check_regular(os.stat(path), name, limit)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as file:
+            _check_regular(os.fstat(file.fileno()), name, limit)
+            data = file.read(limit + 1)
     except OSError as exc:
         raise UserError([Problem(name, f"cannot read file: {exc.strerror or exc}")]) from None
+    if len(data) > limit:
+        raise UserError([Problem(name, f"larger than {_megabytes(limit)}", hint=FILE_HINT)])
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise UserError([Problem(name, "not UTF-8 text", hint="save the file as UTF-8")]) from None
-    return parse_yaml(text, name)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _check_regular(info: os.stat_result, name: str, limit: int) -> None:
+    if stat.S_ISDIR(info.st_mode):
+        raise UserError([Problem(name, "cannot read file: it is a folder", hint=FILE_HINT)])
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+        message = f"cannot read file: not a regular file but {kind}"
+        raise UserError([Problem(name, message, hint=FILE_HINT)])
+    if info.st_size > limit:
+        raise UserError([Problem(name, f"larger than {_megabytes(limit)}", hint=FILE_HINT)])
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:g} MB"
 
 
 def parse_yaml(text: str, name: str) -> Document:

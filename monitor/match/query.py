@@ -22,6 +22,11 @@ FIELDS = ("title", "summary", "body", "lead", "text", "author", "url", "source")
 OPERATOR = re.compile(r"(AND|OR|NOT)(?![^\s()])|(O?NEAR|ATLEAST)/(\S*?)(?=[\s()]|$)")
 WORD_CHARS = re.compile(r'[^\s()"]+')
 QUERY_WORD = regex.compile(r"[\p{L}\p{N}\p{M}*?]+(?:~\d?)?")  # text.py's words, plus * ? ~n
+# Levels of parentheses, NOT, ATLEAST and field prefixes, and of the tree parsed (a chain of
+# NEARs is one level per NEAR). The parser and every walk of the tree (matching, presearch,
+# explain) recurse once or a few times per level: this keeps them far inside Python's stack.
+MAX_DEPTH = 50
+DEPTH_HINT = "use fewer nested parentheses, NOTs and chained NEARs, or split the query with any:"
 
 
 class QueryError(Exception):
@@ -310,6 +315,7 @@ class Parser:
         self.query, self.report = query, report
         self.tokens = tokenize(query, report)
         self.at = 0
+        self.depth = 0  # parentheses and prefix operators open around the current token
 
     def parse(self) -> Node:
         if self.peek.kind == "END":
@@ -317,7 +323,14 @@ class Parser:
         node = self.or_expr()
         if self.peek.kind == ")":
             raise QueryError("unbalanced parenthesis: `)` without `(`", self.peek.offset)
+        _check_depth(node)
         return node
+
+    def _enter(self, token: Token) -> None:
+        """One level deeper, at `token`: refused past MAX_DEPTH, before the parser recurses."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise QueryError(f"nested more than {MAX_DEPTH} levels deep", token.offset, DEPTH_HINT)
 
     @property
     def peek(self) -> Token:
@@ -373,17 +386,22 @@ class Parser:
         if self.peek.kind in ("END", ")", "OR", "AND", "NEAR"):
             name = operator.text if operator.kind != "FIELD" else f"{operator.text}:"
             raise QueryError(f"`{name}` has no operand", operator.offset, "add a term after it")
-        return self.unary()
+        self._enter(operator)
+        node = self.unary()
+        self.depth -= 1
+        return node
 
     def primary(self) -> Node:
         token = self.take()
         if token.kind == "(":
             if self.peek.kind == ")":
                 raise QueryError("empty parentheses", token.offset)
+            self._enter(token)
             node = self.or_expr()
             if self.peek.kind != ")":
                 raise QueryError("unbalanced parenthesis: `(` is never closed", token.offset)
             self.take()
+            self.depth -= 1
             return node
         if token.kind == "WORD":
             return _word_terms(token, self.report)
@@ -400,6 +418,28 @@ class Parser:
         raise QueryError(
             f"`{token.text}` has no left operand", token.offset, "add a term before it"
         )
+
+
+def _check_depth(root: Node) -> None:
+    """Refuse a tree more than MAX_DEPTH nodes deep, such as a chain of 1,000 NEARs, which
+    the parser builds in a loop: measured with a stack of its own, not by recursion."""
+    pending = [(root, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise QueryError(f"nested more than {MAX_DEPTH} levels deep", node.offset, DEPTH_HINT)
+        pending.extend((child, depth + 1) for child in children(node))
+
+
+def children(node: Node) -> tuple[Node, ...]:
+    """The nodes directly under this one."""
+    if isinstance(node, And | Or):
+        return node.children
+    if isinstance(node, Near):
+        return (node.left, node.right)
+    if isinstance(node, Not | AtLeast | Field):
+        return (node.child,)
+    return ()
 
 
 def _require_positional(node: Node, op: Token, report: Report) -> None:

@@ -38,7 +38,7 @@ from monitor.match.query import (
 )
 from monitor.match.text import AnalyzedArticle, words_of
 from monitor.settings import Cron, Duration, Strict
-from monitor.yamlsrc import Document, Loc, load_yaml
+from monitor.yamlsrc import Document, Loc, load_yaml, read_user_file
 
 log = logging.getLogger(__name__)
 SEVERITIES = ("info", "low", "medium", "high", "critical")
@@ -220,7 +220,13 @@ def rule_files(paths: Iterable[Path]) -> list[Path]:
 
 
 def fingerprint(paths: Iterable[Path]) -> str:
-    """A short hash of every rule file and list file: it changes when any of them does."""
+    """A short hash of every rule file and list file: it changes when any of them does.
+
+    It looks at each file's metadata (type, size, modification and change times, inode),
+    never its contents: the daemon takes it every 2 seconds, and opening a FIFO would
+    block, and reading a device would never end. An edit, a replacement by rename, a
+    chmod and a file turned into something else all change it.
+    """
     digest = hashlib.sha256()
     files = rule_files(paths)
     for folder in {f.parent for f in files}:
@@ -228,9 +234,12 @@ def fingerprint(paths: Iterable[Path]) -> str:
     for path in sorted(set(files)):
         digest.update(str(path).encode())
         try:
-            digest.update(path.read_bytes())
+            info = path.stat()
         except OSError:
             digest.update(b"unreadable")
+            continue
+        state = (info.st_mode, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+        digest.update(repr(state).encode())
     return digest.hexdigest()[:12]
 
 
@@ -243,6 +252,7 @@ def load_rules(
     first_file: dict[str, str] = {}
     lists: dict[str, PhraseList] = {}
     paths = list(paths)
+    version = fingerprint(paths)  # before reading: an edit made meanwhile is loaded next time
     files = rule_files(paths)
     if not files:
         names = ", ".join(str(p) for p in paths)
@@ -272,7 +282,7 @@ def load_rules(
             rules.append(built)
     if problems:
         raise UserError(problems)
-    rule_set = RuleSet(rules, lists, version=fingerprint(paths), files=len(files))
+    rule_set = RuleSet(rules, lists, version=version, files=len(files))
     rule_set.compile()
     return rule_set
 
@@ -434,18 +444,19 @@ def _resolve_lists(
         if ref.name in lists:
             continue
         path = folder / "lists" / f"{ref.name}.txt"
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError:
+        if not path.exists():
+            hint = f"create {path} with one name or phrase a line"
             problems.append(
-                doc.problem_in_scalar(
-                    loc,
-                    ref.offset,
-                    f"unknown list `@{ref.name}`",
-                    key,
-                    f"create {path} with one name or phrase a line",
-                )
+                doc.problem_in_scalar(loc, ref.offset, f"unknown list `@{ref.name}`", key, hint)
             )
+            ok = False
+            continue
+        try:
+            lines = read_user_file(path, str(path)).splitlines()
+        except UserError as exc:
+            for problem in exc.problems:
+                message = f"list `@{ref.name}` ({path}): {problem.message}"
+                problems.append(doc.problem_in_scalar(loc, ref.offset, message, key, problem.hint))
             ok = False
             continue
         phrases = [tuple(words_of(line.split("#", 1)[0])) for line in lines]

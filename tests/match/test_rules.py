@@ -1,3 +1,7 @@
+import inspect
+import os
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -5,6 +9,8 @@ import pytest
 from monitor.article import Article
 from monitor.errors import UserError
 from monitor.match import load_rules
+from monitor.match.explain import tree
+from monitor.match.rules import fingerprint
 from monitor.match.ruletests import run_rule_tests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -221,3 +227,93 @@ def test_shipped_pack_passes_its_own_tests():
     summary = run_rule_tests(rules)
     assert summary.failures == []
     assert summary.passed >= 40
+
+
+# ---- limits: depth of queries, files that are not ordinary files -------------------------
+
+AT_THE_LIMIT = {  # each 50 levels deep, the most a query may nest
+    "parens": "(" * 50 + "nvidia OR amd" + ")" * 50,
+    "near": " NEAR/60 ".join(f"w{i}" for i in range(50)),
+    "nots": "NOT " * 49 + "nvidia",
+    "fields": "title:" * 49 + "nvidia",
+}
+ONE_TOO_DEEP = {
+    "parens": "(" * 51 + "nvidia" + ")" * 51,
+    "near": " NEAR/60 ".join(["nvidia"] * 51),
+    "nots": "NOT " * 50 + "nvidia",
+    "fields": "-" * 50 + "nvidia",
+}
+
+
+def test_queries_at_the_depth_limit_hold_on_every_path_well_inside_the_stack(tmp_path):
+    """Matching (compiled and reference), presearch and explain recurse per level of the
+    tree: at the limit, with any/none around it, they need well under Python's 1,000 frames."""
+    for name, query in AT_THE_LIMIT.items():
+        write(tmp_path, f"{name}.yaml", f"id: {name}\nany: ['{query}', soy]\nnone: [corn]\n")
+    article = Article(
+        "s", title="Nvidia", body="Nvidia and AMD " + " ".join(f"w{i}" for i in range(50))
+    )
+    frames = len(inspect.stack())
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(frames + 400)
+    try:
+        rules = load_rules([tmp_path])
+        found = {m.rule.id for m in rules.match(article)}
+        assert found == {m.rule.id for m in rules.match(article, reference=True)}
+        assert found == {"parens", "near", "fields"}
+        for rule in rules.rules:
+            lines = tree(rules.evaluator(article), rule.root, rule.fields)
+            assert lines[0].startswith("✓" if rule.id in found else "✗")
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_a_query_one_level_deeper_is_refused_at_its_position(tmp_path):
+    for name, query in ONE_TOO_DEEP.items():
+        write(tmp_path, f"{name}.yaml", f"id: {name}\nquery: {query}\n")
+    found = problems(tmp_path)
+    assert len(found) == len(ONE_TOO_DEEP)
+    for problem in found:
+        assert problem.message == "nested more than 50 levels deep"
+        assert problem.line == 2 and problem.column is not None and problem.hint
+
+
+def test_a_rule_or_list_file_over_10_mb_is_refused(tmp_path):
+    write(tmp_path, "big.yaml", "id: big\nquery: nvidia\n" + "#" * (10 * 1024 * 1024) + "\n")
+    [problem] = problems(tmp_path)
+    assert problem.file.endswith("big.yaml") and problem.message == "larger than 10 MB"
+    (tmp_path / "big.yaml").unlink()
+    write(tmp_path, "lists/names.txt", "Huawei\n" * (2 * 1024 * 1024))
+    write(tmp_path, "r.yaml", "id: r\nquery: '@names'\n")
+    [problem] = problems(tmp_path)
+    assert "list `@names`" in problem.message and "larger than 10 MB" in problem.message
+    assert problem.line == 2 and problem.column == 9
+
+
+def test_a_list_file_that_is_not_utf8_or_is_a_device_is_an_error(tmp_path):
+    write(tmp_path, "r.yaml", "id: r\nquery: '@names OR @zero'\n")
+    write(tmp_path, "lists/names.txt", "").write_bytes(b"Huawei \xff\n")
+    (tmp_path / "lists" / "zero.txt").symlink_to("/dev/zero")
+    messages = [p.message for p in problems(tmp_path)]
+    assert len(messages) == 2
+    assert "list `@names`" in messages[0] and "not UTF-8 text" in messages[0]
+    assert "list `@zero`" in messages[1] and "not a regular file but a device" in messages[1]
+
+
+def test_fingerprint_changes_with_any_file_and_never_opens_one(tmp_path):
+    rule = write(tmp_path, "r.yaml", "id: r\nquery: nvidia\n")
+    write(tmp_path, "lists/names.txt", "Huawei\n")
+    first = fingerprint([tmp_path])
+    assert fingerprint([tmp_path]) == first
+    write(tmp_path, "lists/names.txt", "Huawei\nSMIC\n")
+    second = fingerprint([tmp_path])
+    assert second != first
+    rule.unlink()
+    os.mkfifo(rule)  # opening it to read would wait for a writer for good
+    result: list[str] = []
+    looking = threading.Thread(target=lambda: result.append(fingerprint([tmp_path])), daemon=True)
+    looking.start()
+    looking.join(timeout=10)
+    if looking.is_alive():  # free the thread before failing: a writer ends its wait
+        os.close(os.open(rule, os.O_WRONLY | os.O_NONBLOCK))
+    assert result and result[0] not in (first, second)
