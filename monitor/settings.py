@@ -6,11 +6,13 @@ edge is plain dataclasses and numbers (seconds, bytes).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Annotated, Any, get_args
 from urllib.parse import quote, urlsplit
 
+import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
@@ -133,6 +135,9 @@ def _pieces(secret: str) -> Iterator[str]:
 
 def _parts(secret: str) -> Iterator[str]:
     yield secret
+    yield from secret.splitlines()  # a config excerpt shows a multi-line secret line by line
+    for escaped in (json.dumps(secret), yaml.safe_dump(secret, default_style='"', width=1e9)):
+        yield escaped.strip()[1:-1]  # or escaped, in a quoted YAML string
     try:
         parts = urlsplit(secret)
     except ValueError:

@@ -232,8 +232,8 @@ class EmailNotifier:
         except asyncio.CancelledError:  # the deadline passed (or the daemon stops)
             watch.end()
             raise
-        except smtplib.SMTPAuthenticationError as exc:
-            return SendResult.give_up(f"login refused ({exc.smtp_code})")
+        except smtplib.SMTPAuthenticationError as exc:  # the code only: the text may echo
+            return _by_code(exc.smtp_code, "login refused")
         except smtplib.SMTPRecipientsRefused as exc:
             codes = sorted({code for code, _ in exc.recipients.values()})
             return _by_code(codes[0] if codes else 550, "recipients refused")

@@ -15,11 +15,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import httpx
-from pydantic import SecretStr
+from pydantic import AfterValidator, SecretStr
 
 from monitor.alerts import Alert
 from monitor.notify import NotifierConfig, SendResult
@@ -29,11 +30,38 @@ from monitor.notify.render import web_url
 SCHEMA = "trade-monitor.alert/1"
 
 
+HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 field name
+FIELD_VALUE = re.compile(r"[\x21-\x7e \t]*")  # visible ASCII, spaces and tabs
+
+
+def _header_name(name: str) -> str:
+    """A header name must be an HTTP token, or every send fails (and is retried for a day)."""
+    if not HTTP_TOKEN.fullmatch(name):
+        raise ValueError(
+            f"a header name may hold only letters, digits and !#$%&'*+-.^_`|~ (got {name!r})"
+        )
+    return name
+
+
+def _header_value(value: SecretStr) -> SecretStr:
+    """A header value must be sendable: no line break, no control or non-ASCII character.
+    The message never shows the value: it is a secret."""
+    if not FIELD_VALUE.fullmatch(value.get_secret_value()):
+        raise ValueError(
+            "a header value may hold only visible ASCII, spaces and tabs "
+            "(got a line break, a control or a non-ASCII character)"
+        )
+    return value
+
+
 class WebhookConfig(NotifierConfig):
     type: Literal["webhook"]
     url: SecretStr = SecretStr("")  # secret: such URLs often carry a token
     secret: SecretStr = SecretStr("")
-    headers: dict[str, SecretStr] = {}  # secret: such headers carry API keys
+    headers: dict[  # secret: such headers carry API keys
+        Annotated[str, AfterValidator(_header_name)],
+        Annotated[SecretStr, AfterValidator(_header_value)],
+    ] = {}
 
     def missing(self) -> list[str]:
         return [] if self.url.get_secret_value() else ["url"]

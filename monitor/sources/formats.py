@@ -10,14 +10,15 @@ file never crashes the caller.
 from __future__ import annotations
 
 import email
+import email.message
 import email.policy
+import email.utils
 import html
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -197,20 +198,58 @@ def read_html(data: bytes, source_id: str, modified: datetime) -> Parsed:
     return Parsed([article])
 
 
+EML_HEADER_CHARS = 2_000  # a header's value is cut to this many characters
+EML_PARAMETERS = 10  # and a Content-Type or Content-Disposition to its first parameters
+EML_DEPTH = 8  # MIME parts nested deeper make the message unreadable
+
+
+class _Part(email.message.Message):
+    """A MIME part that knows how deep it is nested.
+
+    The stdlib parser checks every line against the boundary of every enclosing
+    part, so its time grows with lines times depth; refusing parts nested deeper
+    than EML_DEPTH keeps that linear.
+    """
+
+    depth = 0
+
+    def attach(self, payload: email.message.Message) -> None:  # type: ignore[override]
+        if isinstance(payload, _Part):
+            payload.depth = self.depth + 1
+            if payload.depth > EML_DEPTH:
+                raise SourceError(f"MIME parts nested more than {EML_DEPTH} deep")
+        super().attach(payload)
+
+
+class _BoundedHeaders(email.policy.Compat32):
+    """Parsing keeps each header as plain text cut to EML_HEADER_CHARS (at a space).
+
+    policy.default parses headers into objects in time and memory that grow faster
+    than their length (1 MB of encoded words or parameters takes minutes and gigabytes);
+    compat32 keeps them as text, and only the few headers read are decoded, once cut.
+    """
+
+    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
+        name, value = super().header_source_parse(sourcelines)
+        if len(value) > EML_HEADER_CHARS:  # cut at a space, not inside an encoded word
+            value = value[:EML_HEADER_CHARS]
+            value = value[: value.rfind(" ")] if " " in value else value
+        if name.lower() in ("content-type", "content-disposition"):
+            value = ";".join(value.split(";", EML_PARAMETERS)[:EML_PARAMETERS])
+        return name, value
+
+
+_EML_POLICY = _BoundedHeaders(message_factory=_Part)
+
+
 def read_eml(data: bytes, source_id: str, modified: datetime) -> Parsed:
-    message = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    part = message.get_body(preferencelist=("plain", "html"))
-    try:
-        content = part.get_content() if part is not None else ""
-    except (LookupError, ValueError):
-        content = ""
-    if part is not None and part.get_content_type() == "text/html":
-        content = html_to_text(content)
-    subject = " ".join(str(message.get("subject", "")).split())
-    sender = email.utils.parseaddr(str(message.get("from", "")))
-    published = parse_datetime(str(message.get("date", "")))
-    guid = str(message.get("message-id", "")).strip()
+    """The subject, sender, date, id and text body of an email, in time linear in its size."""
+    message = email.message_from_bytes(data, policy=_EML_POLICY)
+    content = _eml_body(message)
+    subject = " ".join(_eml_header(message, "subject").split())
+    sender = email.utils.parseaddr(_eml_header(message, "from"))
+    published = parse_datetime(_eml_header(message, "date"))
+    guid = _eml_header(message, "message-id").strip()
     if is_newswire(content):
         story = parse_text(content, year_hint=(published or modified).year)
         title, body, authors = story.title or subject, story.body, story.authors
@@ -222,6 +261,42 @@ def read_eml(data: bytes, source_id: str, modified: datetime) -> Parsed:
         source_id, title, body=body, guid=guid, authors=authors, published_at=published
     )
     return Parsed([article])
+
+
+def _eml_header(message: email.message.Message, name: str) -> str:
+    """One header, its encoded words decoded; "" if absent. Its value is already cut short."""
+    value = message.get(name)
+    if value is None:
+        return ""
+    return str(email.policy.default.header_factory(name, str(value)))
+
+
+def _eml_body(message: email.message.Message) -> str:
+    """The text of the first plain-text part, else of the first HTML part; "" if none."""
+    parts = list(_text_parts(message))
+    part = next((p for p in parts if p.get_content_subtype() == "plain"), None)
+    if part is None and (part := next(iter(parts), None)) is None:
+        return ""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    try:
+        text = payload.decode(part.get_content_charset() or "ascii", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = _decode(payload)
+    return html_to_text(text) if part.get_content_subtype() == "html" else text
+
+
+def _text_parts(part: email.message.Message) -> Iterator[email.message.Message]:
+    """The plain and HTML parts that are not attachments, in order, as get_body sees them:
+    inside multiparts, but not inside an attached or forwarded message."""
+    if part.get_content_disposition() == "attachment":
+        return
+    if part.is_multipart() and part.get_content_maintype() == "multipart":
+        for child in part.get_payload():
+            yield from _text_parts(child)
+    elif part.get_content_type() in ("text/plain", "text/html"):
+        yield part
 
 
 def read_xml(data: bytes, source_id: str, modified: datetime) -> Parsed:

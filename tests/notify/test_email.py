@@ -4,6 +4,7 @@ import subprocess
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from monitor.notify.email import EmailConfig, EmailNotifier
 from tests.conftest import MailBox, SmtpServer, free_port
@@ -68,6 +69,30 @@ def test_login(smtp_server):
     refused = asyncio.run(notifier(smtp_server, username="desk", password="wrong").send(alert()))
     assert not refused.ok and not refused.retry and "login refused" in refused.error
     assert "wrong" not in refused.error
+
+
+def test_a_temporary_login_failure_is_retried_and_a_permanent_one_given_up():
+    """Case 2: `454 4.7.0` to AUTH (an auth backend down) made the alert dead at once."""
+    mailbox, port, replies = MailBox(), free_port(), ["454 4.7.0 Temporary authentication failure"]
+
+    def authenticate(server, session, envelope, mechanism, data):
+        return AuthResult(success=False, handled=False, message=replies[0])
+
+    server = Controller(
+        mailbox, hostname="127.0.0.1", port=port, authenticator=authenticate,
+        auth_require_tls=False,
+    )  # fmt: skip
+    server.start()
+    try:
+        mail = notifier(SmtpServer("127.0.0.1", port, mailbox), username="desk", password="pw")
+        later = asyncio.run(mail.send(alert()))
+        replies[0] = "535 5.7.8 credentials invalid"
+        refused = asyncio.run(mail.send(alert()))
+    finally:
+        server.stop()
+    assert (later.ok, later.retry, later.error) == (False, True, "SMTP 454: login refused")
+    assert (refused.ok, refused.retry, refused.error) == (False, False, "SMTP 535: login refused")
+    assert mailbox.messages == []
 
 
 @pytest.mark.parametrize(

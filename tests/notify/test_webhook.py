@@ -1,11 +1,13 @@
 import asyncio
 import hashlib
 import hmac
+import subprocess
 
 import pytest
 
 from monitor.notify.apprise import AppriseConfig, AppriseNotifier
 from monitor.notify.webhook import SCHEMA, WebhookConfig, WebhookNotifier
+from tests.conftest import cli_command
 from tests.notify.test_console import alert
 from tests.servers import SlackReply
 
@@ -92,3 +94,38 @@ def test_headers_are_sent_and_typed_as_secrets(slack_server):
     assert "hdr-123456" not in repr(notifier.config)
     assert asyncio.run(notifier.send(alert())).ok
     assert slack_server.delivered[0]["headers"]["Authorization"] == "Bearer hdr-123456"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("Authorization", "Bearer hdr-tok-9f8e7d\r\nX-Evil: 1", "a header value may hold only"),
+        ("X-Api-Key", "hdr-clé-secrète-42", "a header value may hold only"),
+        ("X-Api-Key", "hdr-tok-9f8e7d\x00", "a header value may hold only"),
+        ("X Api Key", "hdr-tok-9f8e7d", "a header name may hold only"),
+        ("X-Api-Key:", "hdr-tok-9f8e7d", "a header name may hold only"),
+    ],
+)
+def test_bad_header_names_and_values_fail_check_without_showing_the_value(
+    workspace, name, value, problem
+):
+    """Case 13: a CR/LF or non-ASCII header passed `check`, then every send failed for a day."""
+    hook = {"id": "hook", "type": "webhook", "url": "https://x.example/h", "headers": {name: value}}
+    workspace.write_config([], [{"id": "console", "type": "console"}, hook])
+    result = subprocess.run(
+        cli_command("check", "--config", str(workspace.config)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"notifiers[1].headers.{name}: {problem}" in result.stderr
+    output = result.stdout + result.stderr
+    assert "hdr-" not in output and "9f8e7d" not in output and "secrète" not in output
+
+
+def test_ordinary_header_names_and_values_pass():
+    """Case 13: tokens with punctuation, and values with spaces and tabs, are fine."""
+    headers = {"X-Api_Key.1!#$%&'*+^`|~": 'Bearer a\tb ~!"=/'}
+    config = WebhookConfig(id="h", type="webhook", url="https://x.example/h", headers=headers)
+    assert list(config.headers) == list(headers)
