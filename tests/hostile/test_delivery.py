@@ -26,7 +26,7 @@ from monitor.notify.slack import blocks
 from monitor.notify.webhook import payload
 from tests.conftest import ROOT, cli_command
 from tests.notify.test_console import alert
-from tests.servers import SlackReply, SlackServer, rss, running
+from tests.servers import Route, SlackReply, SlackServer, rss, running
 from tests.test_daemon import feed_source
 from tests.test_dispatch import dispatcher, notifier_config, queue
 
@@ -100,7 +100,7 @@ def test_a_dripping_peer_delays_only_its_own_notifier(
 
 def test_run_once_ends_with_a_dripping_slack_peer(workspace, feed_server, http_drip):
     """Case 2: `run --once` (the CLI) returns within the deadline with a dripping Slack peer."""
-    url = feed_server.add("/feed.xml", Route_with_nvidia())
+    url = feed_server.add("/feed.xml", nvidia_feed())
     slack = {"id": "slack", "type": "slack", "webhook_url": http_drip.url + "/services/T/B/x",
              "timeout": "1s"}  # fmt: skip
     workspace.write_config([feed_source(url, backfill="all")], [slack], {"notify": ["slack"]})
@@ -114,9 +114,7 @@ def test_run_once_ends_with_a_dripping_slack_peer(workspace, feed_server, http_d
     assert "Traceback" not in done.stderr
 
 
-def Route_with_nvidia():
-    from tests.servers import Route
-
+def nvidia_feed() -> Route:
     return Route(rss([{"title": "Nvidia pauses H20", "link": "https://n.example/1", "guid": "1"}]))
 
 

@@ -7,7 +7,6 @@ NEAR rule try every pair of hits: 60 KB took 10 s, 1 MB would have taken hours.
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -18,17 +17,9 @@ from monitor.match import load_rules
 from monitor.match.engine import close, near_kept
 from monitor.match.query import Near
 from monitor.match.text import MAX_OCCURRENCES, AnalyzedArticle
+from tests.hostile.test_text import best_time
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def best_time(action, tries: int = 2) -> float:
-    times = []
-    for _ in range(tries):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 @pytest.mark.parametrize("shape", ["fentanyl tariff ", "rare earth export ban "])
@@ -38,7 +29,7 @@ def test_case01_matching_a_text_dense_with_near_words_grows_linearly(shape):
     small = Article("s", title="t", body=shape * (100_000 // len(shape)))
     large = Article("s", title="t", body=shape * (1_000_000 // len(shape)))
     assert rules.match(large)  # the rule still fires on the dense text
-    ratio = best_time(lambda: rules.match(large)) / best_time(lambda: rules.match(small))
+    ratio = best_time(rules.match, large, runs=2) / best_time(rules.match, small, runs=2)
     assert ratio < 10, f"1 MB took {ratio:.1f}x the time of 100 KB"
 
 
