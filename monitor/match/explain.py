@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from monitor.match.engine import Evaluator, Hit
-from monitor.match.query import And, AtLeast, Field, Near, Node, Not, Or
+from monitor.match.query import And, AtLeast, Field, Near, Node, Not, Or, children
 from monitor.match.text import ALL_FIELDS
 
 COLOUR = ("\x1b[1;31m", "\x1b[0m")
@@ -26,7 +26,7 @@ def tree(evaluator: Evaluator, node: Node, fields: tuple[str, ...], depth: int =
     line = f"{'  ' * depth}{mark} {_label(node)}" + (f"  ({found})" if found else "")
     lines = [line]
     scope = (node.name,) if isinstance(node, Field) else fields
-    for child in _children(node):
+    for child in children(node):
         lines += tree(evaluator, child, scope, depth + 1)
     return lines
 
@@ -48,16 +48,6 @@ def _label(node: Node) -> str:
 def _near(node: Near) -> str:
     name = "ONEAR" if node.ordered else "NEAR"
     return f"{name}/{node.distance if node.unit == 'w' else node.unit}"
-
-
-def _children(node: Node) -> Sequence[Node]:
-    if isinstance(node, And | Or):
-        return node.children
-    if isinstance(node, Near):
-        return (node.left, node.right)
-    if isinstance(node, Not | AtLeast | Field):
-        return (node.child,)
-    return ()
 
 
 def highlighted(evaluator: Evaluator, hits: Sequence[Hit], colour: bool) -> list[str]:

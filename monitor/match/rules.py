@@ -34,6 +34,7 @@ from monitor.match.query import (
     Or,
     QueryError,
     Regex,
+    children,
     parse_query,
 )
 from monitor.match.text import AnalyzedArticle, words_of
@@ -468,11 +469,7 @@ def _nodes(node: Node, kind: type[N]) -> list[N]:
     """Every node of this kind in a query tree."""
     if isinstance(node, kind):
         return [node]
-    children: list[Node] = list(getattr(node, "children", ()))
-    for name in ("child", "left", "right"):
-        if hasattr(node, name):
-            children.append(getattr(node, name))
-    return [found for child in children for found in _nodes(child, kind)]
+    return [found for child in children(node) for found in _nodes(child, kind)]
 
 
 def validation_problems(
