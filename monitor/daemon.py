@@ -337,9 +337,9 @@ class Daemon:
         self.store.put_meta("rules", summary | {"loaded_at": time.time()})
 
     async def _forget(self) -> None:
-        forgotten = await self.store.call(
-            self.store.forget, time.time() - self.config.defaults.remember
-        )
+        older_than = time.time() - self.config.defaults.remember
+        configured = [source.id for source in self.config.sources]
+        forgotten = await self.store.call(self.store.forget, older_than, configured)
         if forgotten:
             log.info("forgot %d articles no source has shown for %s", forgotten,
                      human_duration(self.config.defaults.remember))  # fmt: skip

@@ -17,7 +17,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -366,7 +366,7 @@ class SqliteStore:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def forget(self, older_than: float) -> int:
+    def forget(self, older_than: float, sources: Collection[str] | None = None) -> int:
         """Forget articles no source has shown since `older_than` (and their finished alerts).
 
         Seen items are remembered by time, not by count: a feed that keeps an
@@ -374,8 +374,13 @@ class SqliteStore:
         An article in some source's latest listing is never forgotten, however
         old its last showing looks: a feed that has answered 304 for months,
         or a clock that jumped forward, must not make a whole feed new again.
+        Given the config's `sources`, a source no longer among them and not polled
+        since `older_than` is forgotten itself, with its listing: were it added
+        back, its first poll would be a first poll again (backfill, no flood).
         """
         with self.transaction() as db:
+            if sources is not None:
+                self._forget_sources(db, older_than, sources)
             old = (
                 "SELECT id FROM articles WHERE last_seen_at < ?"
                 " AND id NOT IN (SELECT article_id FROM listings)"
@@ -387,6 +392,15 @@ class SqliteStore:
                 (older_than,),
             )
             return db.execute(f"DELETE FROM articles WHERE id IN ({old})", (older_than,)).rowcount
+
+    @staticmethod
+    def _forget_sources(db: sqlite3.Connection, older_than: float, kept: Collection[str]) -> None:
+        gone = (
+            "SELECT source_id FROM sources WHERE coalesce(last_poll_at, 0) < ?"
+            f" AND source_id NOT IN ({', '.join('?' * len(kept))})"
+        )
+        db.execute(f"DELETE FROM listings WHERE source_id IN ({gone})", (older_than, *kept))
+        db.execute(f"DELETE FROM sources WHERE source_id IN ({gone})", (older_than, *kept))
 
     # ---- sources ----------------------------------------------------------------
 

@@ -104,7 +104,8 @@ def test_a_quiet_feed_is_not_forgotten_while_it_still_lists_its_items(
         assert run_once(workspace) == 0  # a 304
     store = open_store("sqlite:///state/monitor.db", workspace.root)
     try:
-        store.forget(time.time() + 100 * DAY - 90 * DAY)  # 100 days on, `remember` is 90d
+        # 100 days on, `remember` is 90d; the daemon names the configured sources
+        store.forget(time.time() + 100 * DAY - 90 * DAY, ["feed"])
     finally:
         store.close()
     feed_server.routes["/feed.xml"] = Route(rss(items(0, 21)), etag='"v2"')
@@ -165,3 +166,18 @@ def test_a_file_cannot_claim_another_sources_name_to_silence_it(workspace, feed_
         store.close()
     assert sources == {"Harmless": "drop", "Nvidia story 0": "feed"}
     assert alerted == ["Nvidia story 0"]
+
+
+def test_a_source_gone_from_the_config_is_forgotten_with_its_listing(tmp_path):
+    """Listings kept retention from forgetting forever; a source removed from the config and
+    not polled for `remember` is forgotten itself, so its articles age out like any other.
+    A configured source is never forgotten, however long since its last poll."""
+    store = open_store("sqlite:///state/t.db", tmp_path)
+    for source in ("kept", "gone"):
+        article = Article(source, title=f"Nvidia {source}", guid=f"{source}-1")
+        store.record_poll(source, {"etag": "x"}, [article], [NewArticle(article)])
+    later = time.time() + DAY
+    assert store.forget(later, ["kept"]) == 1  # the removed source's article
+    assert store.source_state("gone").primed is False  # added back, it starts afresh
+    assert store.source_state("kept").primed and store.article_count() == 1
+    store.close()
