@@ -21,8 +21,8 @@ from pydantic import SecretStr, ValidationError
 from monitor.errors import Problem, UserError, did_you_mean, key_path, without_secrets
 from monitor.match.rules import validation_problems
 from monitor.notify import NotifierConfig, notifier_types
-from monitor.settings import ByteSize, Duration, Strict, secret_fields, secret_values
-from monitor.sources import Backfill, SourceConfig, source_types
+from monitor.settings import Duration, Strict, secret_fields, secret_values
+from monitor.sources import SourceConfig, SourceDefaults, source_types, with_defaults
 from monitor.yamlsrc import Document, Loc, load_yaml
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,9 @@ ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 USER_AGENT = "trade-monitor/0.1 (+https://github.com/trade-monitor/trade-monitor)"
 
 
-class Defaults(Strict):
-    interval: Duration = 600.0
-    timeout: Duration = 20.0
-    max_bytes: ByteSize = 10_000_000
-    backfill: Backfill = 0.0
+class Defaults(SourceDefaults):
+    """`defaults:`: the source settings (`SourceDefaults`, where their numbers are), and more."""
+
     notify: list[str] = ["console"]
     user_agent: str = USER_AGENT
     dispatch_interval: Duration = 5.0
@@ -111,7 +109,7 @@ def load_config(path: Path) -> Config:
         state=model.state,
         rule_paths=[base / p for p in model.rules],
         defaults=model.defaults,
-        sources=[_with_defaults(s, model.defaults) for s in sources],
+        sources=[with_defaults(s, model.defaults) for s in sources],
         notifiers=notifiers,
         disabled={n.id: n.missing() for n in notifiers if n.missing()},
     )
@@ -215,12 +213,3 @@ def _typed(
         except ValidationError as exc:
             problems.extend(validation_problems(doc, loc, exc, model))
     return built
-
-
-def _with_defaults(source: SourceConfig, defaults: Defaults) -> SourceConfig:
-    fill = {
-        name: getattr(defaults, name)
-        for name in ("interval", "backfill", "timeout", "max_bytes")
-        if getattr(source, name) is None
-    }
-    return source.model_copy(update=fill)

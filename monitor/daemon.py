@@ -73,7 +73,7 @@ class Pipeline:
         state = await store.call(store.source_state, source.id)
         started = time.monotonic()
         try:
-            async with asyncio.timeout((settings.timeout or 20.0) * 3 + 30):
+            async with asyncio.timeout(settings.timeout * 3 + 30):
                 result = await source.poll(state.cursor)
         except (SourceError, TimeoutError) as exc:
             await self._failed(source.id, str(exc) or "poll timed out", settings)
@@ -83,7 +83,7 @@ class Pipeline:
             await self._failed(source.id, f"{type(exc).__name__}: {exc}", settings)
             return False
         fresh = await store.call(store.unseen, result.articles)
-        alert_from = _alert_window_start(state.primed, settings.backfill or 0.0)
+        alert_from = _alert_window_start(state.primed, settings.backfill)
         items = await self._match(fresh, alert_from)
         recorded = await self._record(source.id, result, items)
         if self.rules.regex_timeouts:
@@ -160,7 +160,7 @@ class Pipeline:
             log.warning(
                 "poll failed: %s (retrying every %s; logged once until it recovers)",
                 error,
-                human_duration(settings.interval or 0),
+                human_duration(settings.interval),
                 extra={"source": source_id},
             )
         else:
@@ -172,7 +172,7 @@ class Pipeline:
 def _warn_gap(source_id: str, articles: Sequence[Article], settings: SourceConfig) -> None:
     """Every item is new: the feed's window may have moved past items we never saw."""
     dates = sorted(a.published_at.timestamp() for a in articles if a.published_at)
-    interval = settings.interval or 600.0
+    interval = settings.interval
     span = dates[-1] - dates[0] if len(dates) >= 2 else 0.0
     suggested = max(30.0, span / 2) if 0 < span < interval else interval / 2
     log.warning(
@@ -244,7 +244,7 @@ class Daemon:
         scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)
         for source, settings in self.sources:
-            interval = settings.interval or 600.0
+            interval = settings.interval
             scheduler.add_job(
                 self._tracked(self._poll_and_dispatch),
                 "interval",

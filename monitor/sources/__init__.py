@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, TypeVar
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, model_validator
 
 from monitor.article import Article
 from monitor.fetch import Fetcher
@@ -37,16 +37,57 @@ Backfill = Annotated[float, BeforeValidator(parse_backfill)]
 SOURCE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
+class SourceDefaults(Strict):
+    """The settings every source has, and the one place their built-in defaults are written.
+
+    The config's `defaults:` extends this model, so it may change each of them.
+    """
+
+    interval: Duration = 600.0
+    timeout: Duration = 20.0
+    max_bytes: ByteSize = 10_000_000
+    backfill: Backfill = 0.0
+
+
+BUILT_IN = SourceDefaults()
+
+
 class SourceConfig(Strict):
-    """Settings every source has; unset ones take the config's `defaults`."""
+    """Settings every source has; one not given takes the config's `defaults` (`with_defaults`).
+
+    A source runs with resolved numbers, never None: a config built without a
+    config file (in tests) has the built-in defaults.
+    """
 
     id: str = Field(pattern=SOURCE_ID)
     type: str
-    interval: Duration | None = None
-    backfill: Backfill | None = None
-    timeout: Duration | None = None
-    max_bytes: ByteSize | None = None
+    interval: Duration = BUILT_IN.interval
+    backfill: Backfill = BUILT_IN.backfill
+    timeout: Duration = BUILT_IN.timeout
+    max_bytes: ByteSize = BUILT_IN.max_bytes
     enabled: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_unset(cls, data: Any) -> Any:
+        """`interval:` left empty (null) means not given, as before: the defaults apply."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if not (k in _DEFAULTED and v is None)}
+        return data
+
+
+_DEFAULTED = tuple(SourceDefaults.model_fields)
+
+
+C = TypeVar("C", bound=SourceConfig)
+
+
+def with_defaults(source: C, defaults: SourceDefaults) -> C:
+    """The source with each setting it was not given taken from `defaults`."""
+    fill = {
+        name: getattr(defaults, name) for name in _DEFAULTED if name not in source.model_fields_set
+    }
+    return source.model_copy(update=fill)
 
 
 class SourceError(Exception):

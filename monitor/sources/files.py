@@ -104,7 +104,7 @@ class FilesSource:
         self.folder = (context.base_dir / config.path).resolve()
         self.settle = config.settle
         self.exclude = config.exclude
-        self.max_bytes = config.max_bytes or 10_000_000
+        self.max_bytes = config.max_bytes
         self.once = context.once
         self.clock: Callable[[], float] = time.time
         self.told: set[str] = set()  # folders that could not be listed, said once

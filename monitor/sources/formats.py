@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.article import Article, HtmlScanner, html_to_text, parse_datetime
-from monitor.sources import SourceError
+from monitor.sources import BUILT_IN, SourceError
 from monitor.sources.newswire import is_newswire, parse_text
 from monitor.sources.rss import parse_feed
 
@@ -316,7 +316,7 @@ READERS: dict[str, Reader] = {
 }
 
 
-def read_path(path: Path, source_id: str, max_bytes: int = 10_000_000) -> list[Article]:
+def read_path(path: Path, source_id: str, max_bytes: int = BUILT_IN.max_bytes) -> list[Article]:
     """The articles in one file; SourceError if it cannot be read or any record is bad.
 
     For `trade-monitor match`, where the user named the file: a bad record is an

@@ -51,8 +51,8 @@ class RssSource:
         try:
             result = await self.fetcher.get(
                 self.config.url.get_secret_value(),
-                timeout=self.config.timeout or 20.0,
-                max_bytes=self.config.max_bytes or 10_000_000,
+                timeout=self.config.timeout,
+                max_bytes=self.config.max_bytes,
                 etag=cursor.get("etag"),
                 last_modified=cursor.get("last_modified"),
                 accept=FEED_ACCEPT,
