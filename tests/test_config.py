@@ -185,3 +185,17 @@ def test_a_size_must_be_between_zero_and_one_gib(value):
     with pytest.raises(ValueError, match="size"):
         parse_size(value)
     assert parse_size("1GiB") == 2**30
+
+
+def test_a_zero_interval_or_timeout_is_refused(tmp_path):
+    """0 was swapped for the default by `or` fallbacks: the config said one thing, the daemon
+    did another. A source's interval and timeout are at least a second."""
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "defaults: {interval: 0.5s}\n"
+        "sources:\n  - {id: a, type: rss, url: 'https://x.example/f', timeout: 0}\n"
+    )
+    with pytest.raises(UserError) as raised:
+        load_config(path)
+    keys = {problem.key for problem in raised.value.problems}
+    assert keys == {"defaults.interval", "sources[0].timeout"}

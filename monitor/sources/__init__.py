@@ -34,6 +34,8 @@ def parse_backfill(value: Any) -> float:
 
 
 Backfill = Annotated[float, BeforeValidator(parse_backfill)]
+# An interval or timeout of 0 would poll without pause, or fail every poll: at least a second.
+Period = Annotated[Duration, Field(ge=1.0)]
 SOURCE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -43,8 +45,8 @@ class SourceDefaults(Strict):
     The config's `defaults:` extends this model, so it may change each of them.
     """
 
-    interval: Duration = 600.0
-    timeout: Duration = 20.0
+    interval: Period = 600.0
+    timeout: Period = 20.0
     max_bytes: ByteSize = 10_000_000
     backfill: Backfill = 0.0
 
@@ -61,9 +63,9 @@ class SourceConfig(Strict):
 
     id: str = Field(pattern=SOURCE_ID)
     type: str
-    interval: Duration = BUILT_IN.interval
+    interval: Period = BUILT_IN.interval
     backfill: Backfill = BUILT_IN.backfill
-    timeout: Duration = BUILT_IN.timeout
+    timeout: Period = BUILT_IN.timeout
     max_bytes: ByteSize = BUILT_IN.max_bytes
     enabled: bool = True
 
