@@ -1,7 +1,8 @@
 """`trade-monitor`: run the daemon, check config and rules, match files, show status.
 
-Exit codes: 0 all well; 1 a poll or delivery failed (`run --once`) or nothing
-matched (`match`); 2 a mistake in config, rules or arguments, always shown as
+Exit codes: 0 all well; 1 a poll or delivery failed (`run --once`), nothing
+matched (`match`, `explain`), a score under --min (`eval`) or no alert was dead
+(alerts retry); 2 a mistake in config, rules or arguments, always shown as
 file:line messages and never as a traceback.
 """
 
