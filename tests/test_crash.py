@@ -9,8 +9,8 @@ import threading
 import time
 
 from monitor.store import open_store
+from tests.builders import start_daemon, stop, wait_for
 from tests.servers import Route, SlackReply, rss
-from tests.test_daemon import start_daemon, stop, wait_for
 
 SLACK = {"backoff": "200ms", "backoff_max": "1s", "pace": "0s"}
 

@@ -2,44 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import signal
 import subprocess
 import time
 
-from monitor.cli import load_all
-from monitor.daemon import Daemon
 from monitor.store import open_store
+from tests.builders import feed_source, items, run_once, start_daemon, stop, wait_for
 from tests.conftest import ROOT, cli_command
-from tests.servers import Route, SlackReply, http_date, rss
-
-
-def items(start, count, hours_ago=0.0, word="Nvidia"):
-    return [
-        {
-            "title": f"{word} story {i}",
-            "link": f"https://news.example/{i}",
-            "guid": f"g{i}",
-            "description": f"{word} item number {i}.",
-            "pubDate": http_date(-hours_ago * 3600),
-        }
-        for i in range(start, start + count)
-    ]
-
-
-def feed_source(url, **extra):
-    return {"id": "feed", "type": "rss", "url": url, "interval": "1s", "timeout": "5s", **extra}
+from tests.servers import Route, SlackReply, rss
 
 
 def slack_notifier(server):
     return {"id": "slack", "type": "slack", "webhook_url": server.webhook_url}
-
-
-def run_once(workspace):
-    config, rules = load_all(workspace.config)
-    return asyncio.run(Daemon(config, rules).run_once())
 
 
 def outbox(workspace):
@@ -196,33 +172,6 @@ def test_alerts_for_a_notifier_removed_from_config_go_dead_not_lost(
 
 
 # ---- the daemon as a process -------------------------------------------------
-
-
-def start_daemon(workspace, *extra, env=None):
-    return subprocess.Popen(
-        cli_command("run", "--config", str(workspace.config), *extra),
-        cwd=workspace.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
-
-
-def wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def stop(process, sig=signal.SIGTERM):
-    process.send_signal(sig)
-    started = time.monotonic()
-    out, err = process.communicate(timeout=15)
-    return process.returncode, time.monotonic() - started, out, err
 
 
 def test_daemon_polls_delivers_and_stops_cleanly_on_sigterm(workspace, feed_server, slack_server):

@@ -6,33 +6,11 @@ import asyncio
 
 import pytest
 
-from monitor.alerts import Alert
-from monitor.article import Article
 from monitor.dispatch import ERROR_CHARS, Dispatcher
 from monitor.logs import hide
-from monitor.notify import build_notifier, notifier_types
 from monitor.notify.render import clip
-from monitor.store import NewArticle
-from tests.notify.test_console import alert
+from tests.builders import alert, dispatcher, notifier_config, queue
 from tests.servers import SlackReply, SlackServer, running
-
-
-def notifier_config(kind: str, **values):
-    model, _ = notifier_types()[kind]
-    return model(type=kind, **values)
-
-
-def queue(store, *alerts: Alert) -> None:
-    """Queue alerts in the outbox as a poll does: one recorded article each."""
-    items = [
-        NewArticle(Article("wire", title=f"story {a.article_id}", guid=a.article_id), [], [a])
-        for a in alerts
-    ]
-    store.record_poll("wire", {}, [], items)
-
-
-def dispatcher(store, *configs) -> Dispatcher:
-    return Dispatcher(store, {c.id: build_notifier(c) for c in configs}, {c.id: c for c in configs})
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import pytest
 
 from monitor.cluster import article_text, candidates, same_story, simhash, story_key
 from monitor.store import open_store
+from tests.builders import feed_source, run_once
 from tests.servers import Route, SlackReply, rss
-from tests.test_daemon import feed_source, run_once
 
 BODY = (
     "Nvidia has told several component suppliers to suspend work on its H20 processor,"

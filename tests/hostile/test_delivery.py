@@ -24,11 +24,9 @@ from monitor.notify.console import lines as console_lines
 from monitor.notify.email import html_body, plain_body
 from monitor.notify.slack import blocks
 from monitor.notify.webhook import payload
+from tests.builders import alert, dispatcher, feed_source, notifier_config, queue
 from tests.conftest import ROOT, cli_command
-from tests.notify.test_console import alert
 from tests.servers import Route, SlackReply, SlackServer, rss, running
-from tests.test_daemon import feed_source
-from tests.test_dispatch import dispatcher, notifier_config, queue
 
 # ---- helpers -------------------------------------------------------------------------------
 

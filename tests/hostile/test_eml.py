@@ -17,7 +17,7 @@ import pytest
 
 from monitor.sources import SourceError
 from monitor.sources.formats import EML_DEPTH, EML_HEADER_CHARS, read_eml
-from tests.hostile.test_text import LARGE, assert_linear
+from tests.builders import LARGE, assert_linear
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BODY = b"\n\nNvidia body\n"

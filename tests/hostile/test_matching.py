@@ -17,7 +17,7 @@ from monitor.match import load_rules
 from monitor.match.engine import close, near_kept
 from monitor.match.query import Near
 from monitor.match.text import MAX_OCCURRENCES, AnalyzedArticle
-from tests.hostile.test_text import best_time
+from tests.builders import best_time
 
 ROOT = Path(__file__).resolve().parents[2]
 

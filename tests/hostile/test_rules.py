@@ -17,9 +17,9 @@ import monitor.daemon
 from monitor.cli import load_all
 from monitor.daemon import Daemon
 from monitor.match.rules import fingerprint
+from tests.builders import feed_source, items, wait_for
 from tests.conftest import ROOT, cli_command
 from tests.servers import Route, rss
-from tests.test_daemon import feed_source, items, wait_for
 
 DEEP_QUERIES = {
     "parens": "(" * 200 + "nvidia" + ")" * 200,

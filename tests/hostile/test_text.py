@@ -9,10 +9,8 @@ fail linear code and no quadratic regex or parser gets through.
 
 from __future__ import annotations
 
-import gc
 import json
 import subprocess
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -29,10 +27,9 @@ from monitor.notify.webhook import payload
 from monitor.sources import formats
 from monitor.sources.newswire import parse_text
 from monitor.sources.rss import parse_feed
+from tests.builders import assert_linear
 from tests.conftest import ROOT, cli_command
 
-SMALL, LARGE = 100_000, 1_000_000
-LINEAR = 25  # 1 MB is 10x the text: linear code measures 10-21x here (a 1 MB text falls out of the caches), quadratic ~100x
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -137,19 +134,6 @@ CASES: list[tuple[str, Callable[[object], object], Callable[[int], object]]] = [
 ]
 
 
-def best_time(function: Callable[[object], object], argument: object, runs: int = 3) -> float:
-    """The best of `runs` timings of one call; a call too quick to time alone is timed in a
-    loop of calls lasting at least 20 ms (a millisecond is mostly noise on a shared machine)."""
-    times = []
-    for _ in range(runs):
-        calls, start = 0, time.perf_counter()
-        while not calls or time.perf_counter() - start < 0.02:
-            function(argument)
-            calls += 1
-        times.append((time.perf_counter() - start) / calls)
-    return min(times)
-
-
 @pytest.mark.parametrize(
     ("function", "shape"),
     [(function, shape) for _, function, shape in CASES],
@@ -158,24 +142,6 @@ def best_time(function: Callable[[object], object], argument: object, runs: int 
 def test_text_functions_take_linear_time_on_adversarial_text(function, shape):
     """Case 1: 1 MB of an adversarial shape takes about ten times as long as 100 KB, not 100."""
     assert_linear(function, shape)
-
-
-def assert_linear(function: Callable[[object], object], shape: Callable[[int], object]) -> None:
-    """The function on 1 MB of the shape within LINEAR times its time on 100 KB."""
-    small, large = shape(SMALL), shape(LARGE)
-    gc.disable()
-    try:
-        small_time = best_time(function, small)
-        large_time = best_time(function, large, runs=1)
-        for _ in range(2):  # best of three, stopping once it is within the bound
-            if large_time <= LINEAR * small_time:
-                break
-            large_time = min(large_time, best_time(function, large, runs=1))
-    finally:
-        gc.enable()
-    assert large_time <= LINEAR * small_time, (
-        f"{large_time:.3f}s on 1 MB vs {small_time:.4f}s on 100 KB"
-    )
 
 
 def test_a_feed_title_of_half_a_million_open_tags_is_read_and_matched():

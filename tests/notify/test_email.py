@@ -7,8 +7,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from monitor.notify.email import EmailConfig, EmailNotifier
+from tests.builders import alert
 from tests.conftest import MailBox, SmtpServer, free_port
-from tests.notify.test_console import alert
 
 
 def notifier(smtp, **extra):

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from monitor.notify.slack import SlackConfig, SlackNotifier, blocks, escape
-from tests.notify.test_console import alert
+from tests.builders import alert
 from tests.servers import SlackReply
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from monitor.notify.apprise import AppriseConfig, AppriseNotifier
 from monitor.notify.webhook import SCHEMA, WebhookConfig, WebhookNotifier
+from tests.builders import alert
 from tests.conftest import cli_command
-from tests.notify.test_console import alert
 from tests.servers import SlackReply
 
 
