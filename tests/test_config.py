@@ -189,10 +189,10 @@ def test_a_size_must_be_between_zero_and_one_gib(value):
 
 def test_a_zero_interval_or_timeout_is_refused(tmp_path):
     """0 was swapped for the default by `or` fallbacks: the config said one thing, the daemon
-    did another. A source's interval and timeout are at least a second."""
+    did another. A source's interval and timeout are more than 0."""
     path = tmp_path / "config.yaml"
     path.write_text(
-        "defaults: {interval: 0.5s}\n"
+        "defaults: {interval: 0s}\n"
         "sources:\n  - {id: a, type: rss, url: 'https://x.example/f', timeout: 0}\n"
     )
     with pytest.raises(UserError) as raised:

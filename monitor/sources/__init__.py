@@ -34,8 +34,8 @@ def parse_backfill(value: Any) -> float:
 
 
 Backfill = Annotated[float, BeforeValidator(parse_backfill)]
-# An interval or timeout of 0 would poll without pause, or fail every poll: at least a second.
-Period = Annotated[Duration, Field(ge=1.0)]
+# An interval or timeout of 0 would poll without pause, or fail every poll.
+Period = Annotated[Duration, Field(gt=0)]
 SOURCE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
