@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable
+from typing import assert_never
 
 from monitor.match.engine import Evaluator, Span, near_kept, plain_fields
 from monitor.match.presearch import necessary_words
@@ -39,39 +40,51 @@ Spans = Callable[[FieldText], set[Span]]
 
 def compile_check(node: Node, fields: tuple[str, ...]) -> Check:
     """A function telling whether `node` holds on an article, as `Evaluator.evaluate` would."""
-    if isinstance(node, Field):
-        return compile_check(node.child, (node.name,))
-    if isinstance(node, And | Or):
-        checks = [compile_check(child, fields) for child in node.children]
-        return _all(checks) if isinstance(node, And) else _either(checks)
-    if isinstance(node, Not):
-        check = compile_check(node.child, fields)
-        return lambda ev: not check(ev)
-    names = plain_fields(fields)
-    fast = _positional(node, names) if names else None
-    return fast or (lambda ev: bool(ev.hits(node, fields)))
+    match node:
+        case Field():
+            return compile_check(node.child, (node.name,))
+        case And() | Or():
+            checks = [compile_check(child, fields) for child in node.children]
+            return _all(checks) if isinstance(node, And) else _either(checks)
+        case Not():
+            check = compile_check(node.child, fields)
+            return lambda ev: not check(ev)
+        case Terms() | Regex() | ListRef() | Near() | AtLeast():
+            names = plain_fields(fields)
+            fast = _positional(node, names) if names else None
+            return fast or (lambda ev: bool(ev.hits(node, fields)))
+        case _:
+            assert_never(node)
 
 
-def _positional(node: Node, names: tuple[str, ...]) -> Check | None:
-    if isinstance(node, Terms):
-        return _terms(node, names)
-    if isinstance(node, ListRef):
-        return _list(node, names)
-    if isinstance(node, Regex):
-        return _regex(node, names)
-    if isinstance(node, AtLeast):
-        if word := _one_exact_word(node.child):
-            return _word_count(word, node.count, names)
-        spans = compile_spans(node.child)
-        if spans is None:
-            return None
-        count = node.count
-        return lambda ev: sum(len(spans(ev.doc.field(n))) for n in names) >= count
-    spans = compile_spans(node)
-    if spans is None:
-        return None
-    need = necessary_words(node)  # a field without them cannot hold a NEAR: skip it
-    return lambda ev: any(need <= (text := ev.doc.field(n)).word_set and spans(text) for n in names)
+def _positional(
+    node: Terms | Regex | ListRef | Near | AtLeast, names: tuple[str, ...]
+) -> Check | None:
+    match node:
+        case Terms():
+            return _terms(node, names)
+        case ListRef():
+            return _list(node, names)
+        case Regex():
+            return _regex(node, names)
+        case AtLeast():
+            if word := _one_exact_word(node.child):
+                return _word_count(word, node.count, names)
+            spans = compile_spans(node.child)
+            if spans is None:
+                return None
+            count = node.count
+            return lambda ev: sum(len(spans(ev.doc.field(n))) for n in names) >= count
+        case Near():
+            near = compile_spans(node)
+            if near is None:
+                return None
+            need = necessary_words(node)  # a field without them cannot hold a NEAR: skip it
+            return lambda ev: any(
+                need <= (text := ev.doc.field(n)).word_set and near(text) for n in names
+            )
+        case _:
+            assert_never(node)
 
 
 def _terms(node: Terms, names: tuple[str, ...]) -> Check | None:
@@ -177,24 +190,28 @@ def _list(node: ListRef, names: tuple[str, ...]) -> Check:
 
 def compile_spans(node: Node) -> Spans | None:
     """For exact words and phrases, OR-groups and NEAR of them: their hits' spans in a field."""
-    if isinstance(node, Terms):
-        if any(w.fuzz or w.wildcard for s in node.spellings for w in s):
+    match node:
+        case Terms():
+            if any(w.fuzz or w.wildcard for s in node.spellings for w in s):
+                return None
+            phrases = [tuple(w.text for w in s) for s in node.spellings]
+            return lambda text: {
+                (start, start + len(p) - 1) for p in phrases for start in _phrase_starts(text, p)
+            }
+        case Or():
+            children = [compile_spans(child) for child in node.children]
+            if any(child is None for child in children):
+                return None
+            return lambda text: set().union(*(child(text) for child in children))  # type: ignore[misc]
+        case Near():
+            left, right = compile_spans(node.left), compile_spans(node.right)
+            if left is None or right is None:
+                return None
+            return lambda text: _near(node, text, left(text), right)
+        case Regex() | ListRef() | And() | Not() | AtLeast() | Field():
             return None
-        phrases = [tuple(w.text for w in s) for s in node.spellings]
-        return lambda text: {
-            (start, start + len(p) - 1) for p in phrases for start in _phrase_starts(text, p)
-        }
-    if isinstance(node, Or):
-        children = [compile_spans(child) for child in node.children]
-        if any(child is None for child in children):
-            return None
-        return lambda text: set().union(*(child(text) for child in children))  # type: ignore[misc]
-    if isinstance(node, Near):
-        left, right = compile_spans(node.left), compile_spans(node.right)
-        if left is None or right is None:
-            return None
-        return lambda text: _near(node, text, left(text), right)
-    return None
+        case _:
+            assert_never(node)
 
 
 def _near(node: Near, text: FieldText, left: set[Span], right: Spans) -> set[Span]:

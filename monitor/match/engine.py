@@ -16,6 +16,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from typing import assert_never
 
 import regex
 
@@ -104,38 +105,48 @@ class Evaluator:
         return found
 
     def evaluate(self, node: Node, fields: tuple[str, ...] = TEXT_FIELDS) -> Result:
-        if isinstance(node, Terms | Regex | ListRef):
-            hits = self.hits(node, fields)
-            return Result(bool(hits), tuple(hits))
-        if isinstance(node, Or):
-            results = [self.evaluate(child, fields) for child in node.children]
-            return Result(any(r.matched for r in results), _merge(r.hits for r in results))
-        if isinstance(node, And):
-            results = []
-            for child in node.children:
-                result = self.evaluate(child, fields)
-                if not result.matched:
-                    return NO
-                results.append(result)
-            return Result(True, _merge(r.hits for r in results))
-        if isinstance(node, Not):
-            return NO if self.evaluate(node.child, fields).matched else Result(True)
-        if isinstance(node, Field):
-            return self.evaluate(node.child, (node.name,))
-        hits = self.hits(node, fields)
-        return Result(bool(hits), tuple(hits))
+        match node:
+            case Or():
+                results = [self.evaluate(child, fields) for child in node.children]
+                return Result(any(r.matched for r in results), _merge(r.hits for r in results))
+            case And():
+                results = []
+                for child in node.children:
+                    result = self.evaluate(child, fields)
+                    if not result.matched:
+                        return NO
+                    results.append(result)
+                return Result(True, _merge(r.hits for r in results))
+            case Not():
+                return NO if self.evaluate(node.child, fields).matched else Result(True)
+            case Field():
+                return self.evaluate(node.child, (node.name,))
+            case Terms() | Regex() | ListRef() | Near() | AtLeast():
+                hits = self.hits(node, fields)
+                return Result(bool(hits), tuple(hits))
+            case _:
+                assert_never(node)
 
     def hits(self, node: Node, fields: tuple[str, ...]) -> list[Hit]:
         """The hits of a positional node (term, phrase, regex, list, OR-group, NEAR, ATLEAST)."""
-        if isinstance(node, Field):
-            return self.hits(node.child, (node.name,))
-        if isinstance(node, Or):
-            return list(_merge(self.hits(child, fields) for child in node.children))
-        if isinstance(node, Near):
-            return self._near(node, fields)
-        if isinstance(node, AtLeast):
-            found = self.hits(node.child, fields)
-            return found if len(found) >= node.count else []
+        match node:
+            case Field():
+                return self.hits(node.child, (node.name,))
+            case Or():
+                return list(_merge(self.hits(child, fields) for child in node.children))
+            case Near():
+                return self._near(node, fields)
+            case AtLeast():
+                found = self.hits(node.child, fields)
+                return found if len(found) >= node.count else []
+            case Terms() | Regex() | ListRef():
+                return self._leaf_hits(node, fields)
+            case And() | Not():
+                raise TypeError(f"not a positional node: {node}")
+            case _:
+                assert_never(node)
+
+    def _leaf_hits(self, node: Terms | Regex | ListRef, fields: tuple[str, ...]) -> list[Hit]:
         hits: list[Hit] = []
         for name, paragraphs in self._views(fields):
             text = self.doc.field(name)
@@ -154,18 +165,20 @@ class Evaluator:
                 views.extend((f, None) for f in plain_fields((name,)) or ())
         return list(dict.fromkeys(views))
 
-    def _find(self, node: Node, text: FieldText) -> list[Hit]:
-        if isinstance(node, Terms):
-            return [
-                _hit(text, p, p + len(words) - 1)
-                for words in node.spellings
-                for p in _phrase_starts(words, text)
-            ]
-        if isinstance(node, Regex):
-            return self._regex(node, text)
-        if isinstance(node, ListRef):
-            return _list_hits(self.lists.get(node.name), text)
-        raise TypeError(f"not a positional node: {node}")
+    def _find(self, node: Terms | Regex | ListRef, text: FieldText) -> list[Hit]:
+        match node:
+            case Terms():
+                return [
+                    _hit(text, p, p + len(words) - 1)
+                    for words in node.spellings
+                    for p in _phrase_starts(words, text)
+                ]
+            case Regex():
+                return self._regex(node, text)
+            case ListRef():
+                return _list_hits(self.lists.get(node.name), text)
+            case _:
+                assert_never(node)
 
     def _regex(self, node: Regex, text: FieldText) -> list[Hit]:
         """A regex's hits in a field, found once per article even if asked twice."""

@@ -9,9 +9,22 @@ colour on a terminal and with [[markers]] elsewhere.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import assert_never
 
 from monitor.match.engine import Evaluator, Hit
-from monitor.match.query import And, AtLeast, Field, Near, Node, Not, Or, children
+from monitor.match.query import (
+    And,
+    AtLeast,
+    Field,
+    ListRef,
+    Near,
+    Node,
+    Not,
+    Or,
+    Regex,
+    Terms,
+    children,
+)
 from monitor.match.text import ALL_FIELDS
 
 COLOUR = ("\x1b[1;31m", "\x1b[0m")
@@ -32,17 +45,23 @@ def tree(evaluator: Evaluator, node: Node, fields: tuple[str, ...], depth: int =
 
 
 def _label(node: Node) -> str:
-    if isinstance(node, And | Or):
-        return "AND" if isinstance(node, And) else "OR"
-    if isinstance(node, Near):
-        return _near(node)
-    if isinstance(node, Not):
-        return "NOT"
-    if isinstance(node, AtLeast):
-        return f"ATLEAST/{node.count}"
-    if isinstance(node, Field):
-        return f"{node.name}:"
-    return str(node)
+    match node:
+        case And():
+            return "AND"
+        case Or():
+            return "OR"
+        case Near():
+            return _near(node)
+        case Not():
+            return "NOT"
+        case AtLeast():
+            return f"ATLEAST/{node.count}"
+        case Field():
+            return f"{node.name}:"
+        case Terms() | Regex() | ListRef():
+            return str(node)
+        case _:
+            assert_never(node)
 
 
 def _near(node: Near) -> str:

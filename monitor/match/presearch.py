@@ -38,6 +38,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import assert_never
 
 import ahocorasick
 
@@ -55,6 +56,7 @@ from monitor.match.query import (
     Regex,
     Terms,
     Word,
+    children,
 )
 from monitor.match.text import OTHER_FIELDS, TEXT_FIELDS, AnalyzedArticle, fold
 
@@ -78,39 +80,43 @@ def cost(key: Key) -> float:
 
 def anchors(node: Node, lists: dict[str, PhraseList]) -> set[Key] | None:
     """Keys of which at least one must occur for `node` to hold; None if there are none."""
-    if isinstance(node, Terms):
-        keys = set()
-        for words in node.spellings:  # any spelling may be the one in the text
-            options = [k for k in (_word_key(w.text, w.wildcard, w.fuzz) for w in words) if k]
-            if not options:
+    match node:
+        case Terms():
+            keys = set()
+            for words in node.spellings:  # any spelling may be the one in the text
+                options = [k for k in (_word_key(w.text, w.wildcard, w.fuzz) for w in words) if k]
+                if not options:
+                    return None
+                keys.add(min(options, key=cost))
+            return keys
+        case Regex():
+            literals = regex_literals(node.pattern)
+            if not literals:
                 return None
-            keys.add(min(options, key=cost))
-        return keys
-    if isinstance(node, Regex):
-        literals = regex_literals(node.pattern)
-        if not literals:
-            return None
-        return {(literals.key_kind(), fold(lit)) for lit in literals.strings}
-    if isinstance(node, ListRef):
-        names = lists.get(node.name)
-        if not names:
-            return None
-        return {("w", first) for first in names.by_first}
-    if isinstance(node, Or):
-        result: set[Key] = set()
-        for child in node.children:
-            found = anchors(child, lists)
-            if found is None:
+            return {(literals.key_kind(), fold(lit)) for lit in literals.strings}
+        case ListRef():
+            names = lists.get(node.name)
+            if not names:
                 return None
-            result |= found
-        return result
-    if isinstance(node, And | Near):
-        children = node.children if isinstance(node, And) else (node.left, node.right)
-        options = [a for a in (anchors(c, lists) for c in children if not isinstance(c, Not)) if a]
-        return min(options, key=lambda keys: sum(map(cost, keys))) if options else None
-    if isinstance(node, Field | AtLeast):
-        return anchors(node.child, lists)
-    return None
+            return {("w", first) for first in names.by_first}
+        case Or():
+            result: set[Key] = set()
+            for child in node.children:
+                found = anchors(child, lists)
+                if found is None:
+                    return None
+                result |= found
+            return result
+        case And() | Near():
+            found_sets = (anchors(c, lists) for c in children(node) if not isinstance(c, Not))
+            options = [a for a in found_sets if a]
+            return min(options, key=lambda keys: sum(map(cost, keys))) if options else None
+        case Field() | AtLeast():
+            return anchors(node.child, lists)
+        case Not():
+            return None
+        case _:
+            assert_never(node)
 
 
 def decisive_words(root: Node, fields: tuple[str, ...]) -> list[Word]:
@@ -126,18 +132,21 @@ def decisive_words(root: Node, fields: tuple[str, ...]) -> list[Word]:
 
 def necessary_words(node: Node) -> frozenset[str]:
     """Exact words the node cannot hold without, in the fields it looks at; empty if none."""
-    if isinstance(node, Terms):
-        if len(node.spellings) != 1:  # "h20" or "h 20": neither word is needed
+    match node:
+        case Terms():
+            if len(node.spellings) != 1:  # "h20" or "h 20": neither word is needed
+                return frozenset()
+            return frozenset(w.text for w in node.spellings[0] if not (w.wildcard or w.fuzz))
+        case And() | Near():
+            return frozenset().union(*map(necessary_words, children(node)))
+        case Or():
+            return frozenset.intersection(*map(necessary_words, node.children))
+        case AtLeast():
+            return necessary_words(node.child)
+        case Not() | Field() | Regex() | ListRef():  # a field prefix looks elsewhere
             return frozenset()
-        return frozenset(w.text for w in node.spellings[0] if not (w.wildcard or w.fuzz))
-    if isinstance(node, And | Near):
-        children = node.children if isinstance(node, And) else (node.left, node.right)
-        return frozenset().union(*map(necessary_words, children))
-    if isinstance(node, Or):
-        return frozenset.intersection(*map(necessary_words, node.children))
-    if isinstance(node, AtLeast):
-        return necessary_words(node.child)
-    return frozenset()  # NOT, a field prefix (it looks elsewhere), a regex, a list
+        case _:
+            assert_never(node)
 
 
 def _all_plain_words(node: Node) -> bool:

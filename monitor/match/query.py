@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
+from typing import assert_never
 
 import regex
 
@@ -432,14 +433,18 @@ def _check_depth(root: Node) -> None:
 
 
 def children(node: Node) -> tuple[Node, ...]:
-    """The nodes directly under this one."""
-    if isinstance(node, And | Or):
-        return node.children
-    if isinstance(node, Near):
-        return (node.left, node.right)
-    if isinstance(node, Not | AtLeast | Field):
-        return (node.child,)
-    return ()
+    """The nodes directly under this one: the one walk of the tree every pass shares."""
+    match node:
+        case And() | Or():
+            return node.children
+        case Near():
+            return (node.left, node.right)
+        case Not() | AtLeast() | Field():
+            return (node.child,)
+        case Terms() | Regex() | ListRef():
+            return ()
+        case _:
+            assert_never(node)
 
 
 def _require_positional(node: Node, op: Token, report: Report) -> None:
