@@ -19,11 +19,10 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from monitor.errors import Problem, UserError, did_you_mean, key_path, without_secrets
-from monitor.match.rules import validation_problems
 from monitor.notify import NotifierConfig, notifier_types
 from monitor.settings import Duration, Strict, secret_fields, secret_values
 from monitor.sources import SourceConfig, SourceDefaults, source_types, with_defaults
-from monitor.yamlsrc import Document, Loc, load_yaml
+from monitor.yamlsrc import Document, Loc, load_yaml, validation_problems
 
 log = logging.getLogger(__name__)
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

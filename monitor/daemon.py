@@ -2,7 +2,7 @@
 
 One APScheduler interval job per source (coalesced, one instance at a time,
 jittered) so a slow or failing source only delays itself, plus one outbox
-dispatcher job. A poll records its new articles, their matches and queued
+dispatcher job. A poll (pipeline.py) records its new articles, their matches and queued
 alerts and the source's cursor in one transaction; the dispatcher then sends
 what is due, each notifier on a drain of its own (a stuck peer delays only
 itself). Store work runs on the store's thread and matching on a matching
@@ -19,177 +19,34 @@ import fcntl
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.alerts import AlertPolicy, build_alerts
-from monitor.article import Article
+from monitor.alerts import AlertPolicy
 from monitor.config import Config
 from monitor.dispatch import Dispatcher
 from monitor.errors import Problem, UserError
 from monitor.fetch import Fetcher
 from monitor.match import RuleSet, load_rules
-from monitor.match.rules import fingerprint
-from monitor.notify import Notifier, build_notifier
+from monitor.match.loading import fingerprint
+from monitor.notify import build_notifier
+from monitor.pipeline import Pipeline
 from monitor.settings import human_duration
 from monitor.sources import (
-    PollResult,
     Source,
     SourceConfig,
     SourceContext,
-    SourceError,
     build_source,
 )
-from monitor.store import NewArticle, Store, open_store, sqlite_path
+from monitor.store import open_store, sqlite_path
 
 log = logging.getLogger("monitor")
 STOP_GRACE = 10.0
 RULES_CHECK = 2.0  # seconds between looks at the rule files
-GAP_MIN_ITEMS = 5  # a feed this short is often wholly new; no warning below it
-CHUNK = 200  # new articles matched (and recorded) in one go before others get a turn
-
-
-@dataclass
-class Pipeline:
-    """What one poll does: fetch, drop what was seen, match, and record with the alerts."""
-
-    config: Config
-    rules: RuleSet
-    store: Store
-    notifiers: dict[str, Notifier]
-    policy: AlertPolicy
-    matching: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="match")
-    )
-
-    async def poll(self, source: Source, settings: SourceConfig) -> bool:
-        store = self.store
-        state = await store.call(store.source_state, source.id)
-        started = time.monotonic()
-        try:
-            async with asyncio.timeout(settings.timeout * 3 + 30):
-                result = await source.poll(state.cursor)
-        except (SourceError, TimeoutError) as exc:
-            await self._failed(source.id, str(exc) or "poll timed out", settings)
-            return False
-        except Exception as exc:  # a source bug must not stop the daemon
-            log.exception("poll crashed", extra={"source": source.id})
-            await self._failed(source.id, f"{type(exc).__name__}: {exc}", settings)
-            return False
-        fresh = await store.call(store.unseen, result.articles)
-        alert_from = _alert_window_start(state.primed, settings.backfill)
-        items = await self._match(fresh, alert_from)
-        recorded = await self._record(source.id, result, items)
-        if self.rules.regex_timeouts:
-            await store.call(store.put_meta, "regex_timeouts", dict(self.rules.regex_timeouts))
-        queued = sum(len(item.alerts) for item in recorded)
-        if (
-            state.primed
-            and len(result.articles) >= GAP_MIN_ITEMS
-            and len(fresh) == len(result.articles)
-        ):
-            _warn_gap(source.id, result.articles, settings)
-        if state.error_streak:
-            log.info(
-                "recovered after %d failed polls", state.error_streak, extra={"source": source.id}
-            )
-        if recorded or not state.primed:
-            note = "" if state.primed or settings.backfill else " (first poll: recorded as seen)"
-            log.info(
-                "%d items, %d new, %d alerts queued in %.2fs%s",
-                len(result.articles),
-                len(recorded),
-                queued,
-                time.monotonic() - started,
-                note,
-                extra={"source": source.id},
-            )
-        return True
-
-    async def _match(self, fresh: list[Article], alert_from: datetime | None) -> list[NewArticle]:
-        """Match on the matching thread, a chunk at a time.
-
-        Off the loop, so thousands of new items never stall it; in chunks, so
-        another source's poll waits for one chunk, not for the whole feed. One
-        thread, because the rule set's caches are not shared between threads.
-        """
-        loop = asyncio.get_running_loop()
-        items: list[NewArticle] = []
-        for start in range(0, len(fresh), CHUNK):
-            chunk = fresh[start : start + CHUNK]
-            items += await loop.run_in_executor(
-                self.matching, lambda chunk=chunk: [self._evaluate(a, alert_from) for a in chunk]
-            )
-        return items
-
-    async def _record(
-        self, source_id: str, result: PollResult, items: list[NewArticle]
-    ) -> list[NewArticle]:
-        """Record a chunk at a time, so other store work gets a turn between chunks.
-
-        The last chunk goes with the source's cursor: until then a crash only
-        means the next poll finds some of these articles seen already.
-        """
-        store, last = self.store, max(0, len(items) - CHUNK)
-        recorded: list[NewArticle] = []
-        for start in range(0, last, CHUNK):
-            recorded += await store.call(
-                store.record_articles, items[start : min(start + CHUNK, last)], self.policy
-            )
-        return recorded + await store.call(
-            store.record_poll, source_id, result.cursor, result.articles, items[last:],
-            self.policy, len(recorded),
-        )  # fmt: skip
-
-    def _evaluate(self, article: Article, alert_from: datetime | None) -> NewArticle:
-        matches = self.rules.match(article)
-        if not matches or alert_from is None or article.when < alert_from:
-            return NewArticle(article, matches)
-        alerts = build_alerts(article, matches, self.config.defaults.notify, self.notifiers.keys())
-        return NewArticle(article, matches, alerts)
-
-    async def _failed(self, source_id: str, error: str, settings: SourceConfig) -> None:
-        streak = await self.store.call(self.store.record_failure, source_id, error)
-        if streak == 1:
-            log.warning(
-                "poll failed: %s (retrying every %s; logged once until it recovers)",
-                error,
-                human_duration(settings.interval),
-                extra={"source": source_id},
-            )
-        else:
-            log.debug(
-                "poll failed again (%d in a row): %s", streak, error, extra={"source": source_id}
-            )
-
-
-def _warn_gap(source_id: str, articles: Sequence[Article], settings: SourceConfig) -> None:
-    """Every item is new: the feed's window may have moved past items we never saw."""
-    dates = sorted(a.published_at.timestamp() for a in articles if a.published_at)
-    interval = settings.interval
-    span = dates[-1] - dates[0] if len(dates) >= 2 else 0.0
-    suggested = max(30.0, span / 2) if 0 < span < interval else interval / 2
-    log.warning(
-        "every one of the %d items was new: items may have been missed since the last poll;"
-        " the feed holds about %s of news, so poll every %s or more often (now every %s)",
-        len(articles), human_duration(span) if span else "an unknown span",
-        human_duration(round(suggested)), human_duration(interval), extra={"source": source_id},
-    )  # fmt: skip
-
-
-def _alert_window_start(primed: bool, backfill: float) -> datetime | None:
-    """On a source's first poll only items newer than the backfill window alert."""
-    if primed or backfill == float("inf"):
-        return datetime.min.replace(tzinfo=UTC)
-    if backfill <= 0:
-        return None
-    return datetime.now(UTC) - timedelta(seconds=backfill)
 
 
 class Daemon:
@@ -215,6 +72,7 @@ class Daemon:
             digests={n.id: n.digest for n in config.notifiers if n.digest},
         )
         self.pipeline = Pipeline(config, rules, self.store, notifiers, policy)
+        self.pipeline.regex_timeouts.update(self.store.get_meta("regex_timeouts") or {})
         self.refused_version = ""  # a broken rule set already reported
         self._record_rules()
         self.dispatcher = Dispatcher(self.store, notifiers, configs)
@@ -356,7 +214,9 @@ class Daemon:
             self.in_flight.add(drain)
             drain.add_done_callback(self._finished)
 
-    def _tracked(self, job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    def _tracked(
+        self, job: Callable[..., Coroutine[Any, Any, Any]]
+    ) -> Callable[..., Coroutine[Any, Any, None]]:
         """Run a job in a task of our own, shielded from the scheduler.
 
         APScheduler cancels running jobs when it shuts down; a send whose

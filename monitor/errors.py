@@ -62,7 +62,9 @@ def key_path(loc: Iterable[str | int]) -> str:
 
 def without_secrets(problem: Problem, secrets: Iterable[str]) -> Problem:
     """The problem with every secret value in its text replaced by `***`."""
-    fields = {"message": problem.message, "source_line": problem.source_line, "hint": problem.hint}
+    message, source_line, hint = problem.message, problem.source_line, problem.hint
     for secret in secrets:
-        fields = {name: text.replace(secret, "***") for name, text in fields.items()}
-    return replace(problem, **fields)
+        message, source_line, hint = (
+            text.replace(secret, "***") for text in (message, source_line, hint)
+        )
+    return replace(problem, message=message, source_line=source_line, hint=hint)

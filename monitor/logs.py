@@ -37,6 +37,12 @@ class Redactor(logging.Filter):
         return hide(text, self.secrets)
 
 
+def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> str:
+    if record.exc_text:
+        return record.exc_text
+    return formatter.formatException(record.exc_info) if record.exc_info else ""
+
+
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         when = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%d %H:%M:%S")
@@ -44,14 +50,14 @@ class TextFormatter(logging.Formatter):
         line = (
             f"{when} {record.levelname:<7} {context + ': ' if context else ''}{record.getMessage()}"
         )
-        if record.exc_info or record.exc_text:
-            line += "\n" + (record.exc_text or self.formatException(record.exc_info))
+        if record.exc_text or record.exc_info:
+            line += "\n" + _exception_text(self, record)
         return terminal_safe(line)  # a file name or a server's reason may carry escapes
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
@@ -59,7 +65,7 @@ class JsonFormatter(logging.Formatter):
         }
         entry.update({k: getattr(record, k) for k in CONTEXT_KEYS if hasattr(record, k)})
         if record.exc_info or record.exc_text:
-            entry["exception"] = record.exc_text or self.formatException(record.exc_info)
+            entry["exception"] = _exception_text(self, record)
         return json_line(entry)
 
 

@@ -3,7 +3,8 @@
 PyYAML's safe loader forgets line numbers once it builds Python objects. We
 compose the node tree ourselves and keep a map from each key path to its node,
 so every later error (pydantic's, the query parser's) can point at the file,
-line and column, even inside a `>` or `|` block scalar.
+line and column, even inside a `>` or `|` block scalar; `validation_problems`
+turns pydantic's errors into such problems for config and rule files alike.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
-from monitor.errors import Problem, UserError
+from monitor.errors import Problem, UserError, did_you_mean, key_path
 
 Loc = tuple[str | int, ...]
 # libyaml's parser, when PyYAML was built with it: the same nodes and marks, many times faster
@@ -247,3 +249,49 @@ def _build(
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*loc, i), nodes, loader, source) for i, item in enumerate(node.value)]
     return loader.construct_object(node, deep=True)
+
+
+def validation_problems(
+    doc: Document, loc: Loc, exc: ValidationError, model: type[BaseModel]
+) -> list[Problem]:
+    """Pydantic's errors as Problems that point at the YAML and say what was expected."""
+    problems = []
+    for error in exc.errors():
+        err_loc = (*loc, *(p for p in error["loc"] if not _is_union_tag(p)))
+        path = key_path(err_loc)
+        if error["type"] == "extra_forbidden":
+            name = str(error["loc"][-1])
+            problems.append(
+                doc.problem(
+                    err_loc,
+                    f"unknown key `{name}`",
+                    path,
+                    did_you_mean(name, _known_keys(model, error["loc"][:-1])),
+                )
+            )
+        elif error["type"] == "missing":
+            problems.append(
+                doc.problem(err_loc[:-1], f"missing required key `{err_loc[-1]}`", path)
+            )
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            given = error.get("input")
+            if "got " not in message and not isinstance(given, dict | list):
+                message += f" (got {given!r})"
+            problems.append(doc.problem(err_loc, message, path))
+    return problems
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and ("[" in part or part in ("str", "dict[str,any]"))
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = getattr(current, "model_fields", {}).get(part)
+        annotation = getattr(info, "annotation", None)
+        current = annotation if isinstance(annotation, type) else None
+    return list(getattr(current, "model_fields", {}))

@@ -235,3 +235,10 @@ def test_a_regex_timeout_skips_the_rule_is_logged_and_counted_in_status(workspac
         "regex timeouts (article skipped by that rule): slow 1"
         in cli("status", "--config", str(workspace.config)).stdout
     )
+    # The count is the state file's, not one run's: a new run (new rule set) adds to it.
+    (folder / "b.txt").write_text("Another pathological one\n\n" + "a" * 40 + "!")
+    assert cli("run", "--once", "--config", str(workspace.config)).returncode == 0
+    assert (
+        "regex timeouts (article skipped by that rule): slow 2"
+        in cli("status", "--config", str(workspace.config)).stdout
+    )

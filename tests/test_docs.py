@@ -8,7 +8,7 @@ import pytest
 from monitor import cli
 from monitor.cli import parser
 from monitor.config import ConfigModel, Defaults
-from monitor.match.rules import RuleModel
+from monitor.match.schema import RuleModel
 from monitor.notify import NotifierConfig, notifier_types
 from monitor.sources import SourceConfig, source_types
 from tests.conftest import ROOT

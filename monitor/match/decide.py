@@ -18,8 +18,7 @@ from collections.abc import Callable
 from typing import assert_never
 
 from monitor.match.engine import Evaluator, Span, near_kept, plain_fields
-from monitor.match.presearch import necessary_words
-from monitor.match.query import (
+from monitor.match.nodes import (
     And,
     AtLeast,
     Field,
@@ -32,6 +31,7 @@ from monitor.match.query import (
     Terms,
     Word,
 )
+from monitor.match.presearch import necessary_words
 from monitor.match.text import FieldText
 
 Check = Callable[[Evaluator], bool]

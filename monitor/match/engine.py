@@ -10,6 +10,7 @@ when its root holds, and its hits are what the alert highlights.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from bisect import bisect_left, bisect_right
@@ -21,7 +22,7 @@ from typing import assert_never
 import regex
 
 from monitor.match.literals import leading_literals
-from monitor.match.query import (
+from monitor.match.nodes import (
     And,
     AtLeast,
     Field,
@@ -51,9 +52,10 @@ class Hit:
     field: str
     start: int  # character span in the field's original text
     end: int
-    first: int = field(compare=False)  # word positions, inclusive
-    last: int = field(compare=False)
-    text: str = field(compare=False, default="")
+    # `dataclasses.field`: the name `field` is taken by the attribute above
+    first: int = dataclasses.field(compare=False)  # word positions, inclusive
+    last: int = dataclasses.field(compare=False)
+    text: str = dataclasses.field(compare=False, default="")
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from monitor.article import Article
 from monitor.match.rules import RuleSet
 from monitor.sources import SourceError
 from monitor.sources.formats import article_from_record
+
+Case = tuple[str, Article, set[str]]  # (id, article, the rule ids it should match)
 
 
 @dataclass
@@ -35,7 +38,7 @@ class RuleScore:
         return self.true_positives / expected if expected else 1.0
 
 
-def read_labelled(lines: Iterable[str], name: str) -> list[tuple[str, object, set[str]]]:
+def read_labelled(lines: Iterable[str], name: str) -> list[Case]:
     """(id, article, expected rule ids) per line; SourceError naming the line otherwise."""
     cases = []
     for number, line in enumerate(lines, 1):
@@ -53,10 +56,10 @@ def read_labelled(lines: Iterable[str], name: str) -> list[tuple[str, object, se
     return cases
 
 
-def evaluate(rules: RuleSet, cases: list[tuple[str, object, set[str]]]) -> list[RuleScore]:
+def evaluate(rules: RuleSet, cases: list[Case]) -> list[RuleScore]:
     scores = {rule.id: RuleScore(rule.id) for rule in rules.rules}
     for case_id, article, expected in cases:
-        found = {m.rule.id for m in rules.match(article)}  # type: ignore[arg-type]
+        found = {m.rule.id for m in rules.match(article)}
         for rule_id, score in scores.items():
             if rule_id in found and rule_id in expected:
                 score.true_positives += 1

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from monitor.match.engine import Evaluator, Hit
-from monitor.match.query import (
+from monitor.match.nodes import (
     And,
     AtLeast,
     Field,

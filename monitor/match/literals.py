@@ -13,10 +13,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import regex
 
-Parts = Sequence[tuple[object, object]]  # a regex as the standard library's parser gives it
+# A regex as the standard library's parser gives it: untyped nested tuples and lists
+Parts = Sequence[tuple[object, Any]]
 WORD_CHAR = regex.compile(r"[\p{L}\p{N}\p{M}]")  # what text.py puts in words
 MIN_SUBSTRING = 2
 MAX_ALTERNATIVES = 64
@@ -94,35 +96,35 @@ def _selectivity(option: Literals) -> tuple[bool, int, int]:
     return option.key_kind() != "s", shortest, option.starts_word + option.ends_word
 
 
-def _separator(name: str, arg: object) -> bool:
+def _separator(name: str, arg: Any) -> bool:
     """A part that matches only characters that are never in a word: whitespace, punctuation.
 
     Not `\\b` or `\\W`: a superscript digit is outside the regex module's `\\w` but
     inside our words, so a boundary there does not end a word.
     """
     if name == "LITERAL":
-        return not WORD_CHAR.match(chr(arg))  # type: ignore[arg-type]
+        return not WORD_CHAR.match(chr(arg))
     if name == "IN":
         return all(
             (str(op) == "LITERAL" and not WORD_CHAR.match(chr(value)))
             or (str(op) == "CATEGORY" and str(value) == "CATEGORY_SPACE")
-            for op, value in arg  # type: ignore[attr-defined]
+            for op, value in arg
         )
     if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-        low, _, body = arg  # type: ignore[misc]
+        low, _, body = arg
         return low >= 1 and len(body) == 1 and _separator(str(body[0][0]), body[0][1])
     return False
 
 
-def _exact(name: str, arg: object) -> set[str] | None:
+def _exact(name: str, arg: Any) -> set[str] | None:
     """The strings a part matches, when it matches only a few fixed strings."""
     if name == "LITERAL":
-        return {chr(arg)}  # type: ignore[arg-type]
+        return {chr(arg)}
     if name == "SUBPATTERN":
-        return _exact_sequence(list(arg[-1]))  # type: ignore[index]
+        return _exact_sequence(list(arg[-1]))
     if name == "BRANCH":
         result: set[str] = set()
-        for branch in arg[1]:  # type: ignore[index]
+        for branch in arg[1]:
             found = _exact_sequence(list(branch))
             if found is None:
                 return None
@@ -141,18 +143,18 @@ def _exact_sequence(items: Parts) -> set[str] | None:
     return result
 
 
-def _required_item(name: str, arg: object) -> Literals | None:
+def _required_item(name: str, arg: Any) -> Literals | None:
     """Literals of a group or repeat, without boundaries: the context is not looked at."""
     if name == "SUBPATTERN":
-        found = _required(list(arg[-1]))  # type: ignore[index]
+        found = _required(list(arg[-1]))
         return Literals(found.strings) if found else None
     if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-        low, _, body = arg  # type: ignore[misc]
+        low, _, body = arg
         found = _required(list(body)) if low >= 1 else None
         return Literals(found.strings) if found else None
     if name == "BRANCH":
         result: set[str] = set()
-        for branch in arg[1]:  # type: ignore[index]
+        for branch in arg[1]:
             found = _required(list(branch))
             if not found:
                 return None

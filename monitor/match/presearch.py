@@ -44,7 +44,7 @@ import ahocorasick
 
 from monitor.match.engine import PhraseList, plain_fields
 from monitor.match.literals import regex_literals
-from monitor.match.query import (
+from monitor.match.nodes import (
     And,
     AtLeast,
     Field,
@@ -109,8 +109,8 @@ def anchors(node: Node, lists: dict[str, PhraseList]) -> set[Key] | None:
             return result
         case And() | Near():
             found_sets = (anchors(c, lists) for c in children(node) if not isinstance(c, Not))
-            options = [a for a in found_sets if a]
-            return min(options, key=lambda keys: sum(map(cost, keys))) if options else None
+            nonempty = [keys for keys in found_sets if keys]
+            return min(nonempty, key=lambda keys: sum(map(cost, keys))) if nonempty else None
         case Field() | AtLeast():
             return anchors(node.child, lists)
         case Not():
@@ -283,7 +283,7 @@ class Presearcher:
 
     def search(self, doc: AnalyzedArticle) -> tuple[list[int], set[int]]:
         """The candidates in rule order, and those of them already decided to match."""
-        found, decided = set(self.always), set()
+        found, decided = set(self.always), set[int]()
         if len(self.seen) > WORD_CACHE_LIMIT:
             for known in (self.seen, self.leads, self.decides, self.leading, self.deciding):
                 known.clear()

@@ -294,7 +294,8 @@ def _text_parts(part: email.message.Message) -> Iterator[email.message.Message]:
         return
     if part.is_multipart() and part.get_content_maintype() == "multipart":
         for child in part.get_payload():
-            yield from _text_parts(child)
+            if isinstance(child, email.message.Message):  # always, in a multipart
+                yield from _text_parts(child)
     elif part.get_content_type() in ("text/plain", "text/html"):
         yield part
 

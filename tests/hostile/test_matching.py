@@ -15,7 +15,7 @@ from monitor.article import Article
 from monitor.cluster import CANDIDATE_BITS, SimhashIndex, distance
 from monitor.match import load_rules
 from monitor.match.engine import close, near_kept
-from monitor.match.query import Near
+from monitor.match.nodes import Near
 from monitor.match.text import MAX_OCCURRENCES, AnalyzedArticle
 from tests.builders import best_time
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 
 from monitor.cli import load_all
-from monitor.daemon import CHUNK, Daemon
+from monitor.daemon import Daemon
+from monitor.pipeline import CHUNK
 from monitor.store import SourceState
 from tests.servers import Route, rss
 

@@ -16,7 +16,7 @@ import pytest
 import monitor.daemon
 from monitor.cli import load_all
 from monitor.daemon import Daemon
-from monitor.match.rules import fingerprint
+from monitor.match.loading import fingerprint
 from tests.builders import feed_source, items, wait_for
 from tests.conftest import ROOT, cli_command
 from tests.servers import Route, rss

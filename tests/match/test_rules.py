@@ -10,7 +10,7 @@ from monitor.article import Article
 from monitor.errors import UserError
 from monitor.match import load_rules
 from monitor.match.explain import tree
-from monitor.match.rules import fingerprint
+from monitor.match.loading import fingerprint
 from monitor.match.ruletests import run_rule_tests
 
 ROOT = Path(__file__).resolve().parents[2]

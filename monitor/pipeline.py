@@ -1,0 +1,174 @@
+"""One poll of one source: fetch, drop what was seen, match, record with the alerts.
+
+The daemon runs a `Pipeline.poll` per source on its schedule. Store work runs on
+the store's thread and matching on a matching thread of its own, in chunks, so
+nothing a source sends stalls the event loop or the other sources' polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from monitor.alerts import AlertPolicy, build_alerts
+from monitor.article import Article
+from monitor.config import Config
+from monitor.match import RuleSet
+from monitor.notify import Notifier
+from monitor.settings import human_duration
+from monitor.sources import PollResult, Source, SourceConfig, SourceError
+from monitor.store import NewArticle, Store
+
+log = logging.getLogger("monitor")
+GAP_MIN_ITEMS = 5  # a feed this short is often wholly new; no warning below it
+CHUNK = 200  # new articles matched (and recorded) in one go before others get a turn
+
+
+@dataclass
+class Pipeline:
+    """What one poll does: fetch, drop what was seen, match, and record with the alerts."""
+
+    config: Config
+    rules: RuleSet
+    store: Store
+    notifiers: dict[str, Notifier]
+    policy: AlertPolicy
+    # Regex timeouts by rule id, since the state file was made: run-time counts, kept here
+    # rather than in the rule set, which every reload replaces.
+    regex_timeouts: Counter[str] = field(default_factory=Counter)
+    matching: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="match")
+    )
+
+    async def poll(self, source: Source, settings: SourceConfig) -> bool:
+        store = self.store
+        state = await store.call(store.source_state, source.id)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(settings.timeout * 3 + 30):
+                result = await source.poll(state.cursor)
+        except (SourceError, TimeoutError) as exc:
+            await self._failed(source.id, str(exc) or "poll timed out", settings)
+            return False
+        except Exception as exc:  # a source bug must not stop the daemon
+            log.exception("poll crashed", extra={"source": source.id})
+            await self._failed(source.id, f"{type(exc).__name__}: {exc}", settings)
+            return False
+        fresh = await store.call(store.unseen, result.articles)
+        alert_from = _alert_window_start(state.primed, settings.backfill)
+        timeouts_before = self.regex_timeouts.total()
+        items = await self._match(fresh, alert_from)
+        recorded = await self._record(source.id, result, items)
+        if self.regex_timeouts.total() != timeouts_before:
+            await store.call(store.put_meta, "regex_timeouts", dict(self.regex_timeouts))
+        queued = sum(len(item.alerts) for item in recorded)
+        if (
+            state.primed
+            and len(result.articles) >= GAP_MIN_ITEMS
+            and len(fresh) == len(result.articles)
+        ):
+            _warn_gap(source.id, result.articles, settings)
+        if state.error_streak:
+            log.info(
+                "recovered after %d failed polls", state.error_streak, extra={"source": source.id}
+            )
+        if recorded or not state.primed:
+            note = "" if state.primed or settings.backfill else " (first poll: recorded as seen)"
+            log.info(
+                "%d items, %d new, %d alerts queued in %.2fs%s",
+                len(result.articles),
+                len(recorded),
+                queued,
+                time.monotonic() - started,
+                note,
+                extra={"source": source.id},
+            )
+        return True
+
+    async def _match(self, fresh: list[Article], alert_from: datetime | None) -> list[NewArticle]:
+        """Match on the matching thread, a chunk at a time.
+
+        Off the loop, so thousands of new items never stall it; in chunks, so
+        another source's poll waits for one chunk, not for the whole feed. One
+        thread, because the rule set's caches are not shared between threads.
+        """
+        loop = asyncio.get_running_loop()
+        items: list[NewArticle] = []
+        for start in range(0, len(fresh), CHUNK):
+            chunk = fresh[start : start + CHUNK]
+            items += await loop.run_in_executor(
+                self.matching, self._evaluate_all, chunk, alert_from
+            )
+        return items
+
+    async def _record(
+        self, source_id: str, result: PollResult, items: list[NewArticle]
+    ) -> list[NewArticle]:
+        """Record a chunk at a time, so other store work gets a turn between chunks.
+
+        The last chunk goes with the source's cursor: until then a crash only
+        means the next poll finds some of these articles seen already.
+        """
+        store, last = self.store, max(0, len(items) - CHUNK)
+        recorded: list[NewArticle] = []
+        for start in range(0, last, CHUNK):
+            recorded += await store.call(
+                store.record_articles, items[start : min(start + CHUNK, last)], self.policy
+            )
+        return recorded + await store.call(
+            store.record_poll, source_id, result.cursor, result.articles, items[last:],
+            self.policy, len(recorded),
+        )  # fmt: skip
+
+    def _evaluate_all(self, chunk: list[Article], alert_from: datetime | None) -> list[NewArticle]:
+        return [self._evaluate(article, alert_from) for article in chunk]
+
+    def _evaluate(self, article: Article, alert_from: datetime | None) -> NewArticle:
+        matches = self.rules.match(article, timeouts=self.regex_timeouts)
+        if not matches or alert_from is None or article.when < alert_from:
+            return NewArticle(article, matches)
+        alerts = build_alerts(article, matches, self.config.defaults.notify, self.notifiers.keys())
+        return NewArticle(article, matches, alerts)
+
+    async def _failed(self, source_id: str, error: str, settings: SourceConfig) -> None:
+        streak = await self.store.call(self.store.record_failure, source_id, error)
+        if streak == 1:
+            log.warning(
+                "poll failed: %s (retrying every %s; logged once until it recovers)",
+                error,
+                human_duration(settings.interval),
+                extra={"source": source_id},
+            )
+        else:
+            log.debug(
+                "poll failed again (%d in a row): %s", streak, error, extra={"source": source_id}
+            )
+
+
+def _warn_gap(source_id: str, articles: Sequence[Article], settings: SourceConfig) -> None:
+    """Every item is new: the feed's window may have moved past items we never saw."""
+    dates = sorted(a.published_at.timestamp() for a in articles if a.published_at)
+    interval = settings.interval
+    span = dates[-1] - dates[0] if len(dates) >= 2 else 0.0
+    suggested = max(30.0, span / 2) if 0 < span < interval else interval / 2
+    log.warning(
+        "every one of the %d items was new: items may have been missed since the last poll;"
+        " the feed holds about %s of news, so poll every %s or more often (now every %s)",
+        len(articles), human_duration(span) if span else "an unknown span",
+        human_duration(round(suggested)), human_duration(interval), extra={"source": source_id},
+    )  # fmt: skip
+
+
+def _alert_window_start(primed: bool, backfill: float) -> datetime | None:
+    """On a source's first poll only items newer than the backfill window alert."""
+    if primed or backfill == float("inf"):
+        return datetime.min.replace(tzinfo=UTC)
+    if backfill <= 0:
+        return None
+    return datetime.now(UTC) - timedelta(seconds=backfill)
