@@ -11,7 +11,8 @@ from pathlib import Path
 
 from monitor.errors import Problem, UserError
 from monitor.store.outbox import OutboxRow
-from monitor.store.sqlite import NewArticle, SourceState, SqliteStore
+from monitor.store.sources import SourceState
+from monitor.store.sqlite import NewArticle, SqliteStore
 
 Store = SqliteStore
 
