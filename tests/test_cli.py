@@ -242,3 +242,19 @@ def test_a_regex_timeout_skips_the_rule_is_logged_and_counted_in_status(workspac
         "regex timeouts (article skipped by that rule): slow 2"
         in cli("status", "--config", str(workspace.config)).stdout
     )
+
+
+def test_match_and_explain_report_an_unreadable_input_go_on_and_exit_2(tmp_path):
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"title": "Nvidia halts H20"}\n{broken\n')
+    good = "seeds/2025-08-25-nvidia-h20-halt.txt"
+    for command in (["match", "--rules", "rules"], ["explain", "--rules", "rules", "nvidia"]):
+        result = cli(*command, str(broken), "no-such-file.txt", good)
+        assert result.returncode == 2, (command, result.stderr)
+        assert "broken.jsonl: line 2: invalid JSON" in result.stderr
+        assert "no-such-file.txt: cannot read" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert "nvidia-h20-halt.txt: nvidia" in result.stdout  # the good input was still read
+        stdin = cli(*command, "-", good, stdin='{"title": "Nvidia"}\n{broken\n')
+        assert stdin.returncode == 2 and "stdin: line 2: invalid JSON" in stdin.stderr
+        assert "-:1: nvidia" in stdin.stdout and "nvidia-h20-halt.txt: nvidia" in stdin.stdout

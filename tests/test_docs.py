@@ -153,7 +153,9 @@ def test_readme_exit_codes_are_the_cli_docstring():
     promised = exit_codes(" ".join(doc.split()))
     rows = readme_commands()
     listed = {name: exit_codes(codes) for name, (_, codes) in rows.items()}
-    assert set().union(*listed.values()) == set(promised), "README's exit codes: see cli.py"
+    assert set().union(*listed.values()) == set(promised), (
+        "README's exit codes: see monitor/cli/__init__.py"
+    )
     for code, named in promised.items():
         for name in named:
             assert code in listed[name], f"README: `{name}` does not list exit code {code}"
