@@ -19,9 +19,9 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from monitor.errors import Problem, UserError, did_you_mean, key_path, without_secrets
-from monitor.notify import NotifierConfig, notifier_types
+from monitor.notify import NOTIFIERS, NotifierConfig, notifier_types
 from monitor.settings import Duration, Strict, secret_fields, secret_values
-from monitor.sources import SourceConfig, SourceDefaults, source_types, with_defaults
+from monitor.sources import SOURCES, SourceConfig, SourceDefaults, source_types, with_defaults
 from monitor.yamlsrc import Document, Loc, load_yaml, validation_problems
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,8 @@ def _typed(
         kind = item.get("type")
         if kind not in types:
             hint = did_you_mean(str(kind), types) or f"types: {', '.join(types)}"
+            if why := (SOURCES if section == "sources" else NOTIFIERS).failure(str(kind)):
+                hint = f"{hint}; {why}"  # a plugin by that name is installed but broken
             message = f"unknown type {kind!r}" if kind else "missing required key `type`"
             problems.append(doc.problem((*loc, "type"), message, key_path((*loc, "type")), hint))
             continue

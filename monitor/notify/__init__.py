@@ -6,20 +6,23 @@ the classification Alertmanager uses (2xx ok, 429 and 5xx retry, other 4xx
 fail). A notifier never raises for a delivery failure. What bounds a send
 (the `timeout` deadline, `pace`) and what hides secrets in its error text
 (every `SecretStr` of its config) is the dispatcher's work, done in one place
-for every kind. Built-in kinds are registered in `notifier_types()`; each
-module keeps its config model next to its code.
+for every kind. Built-in kinds are registered in `BUILT_IN`; each module keeps
+its config model next to its code; other distributions add kinds through the
+`trade_monitor.notifiers` entry points (monitor.plugins, docs/plugins.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import ClassVar, Protocol, TypeVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from monitor.alerts import Alert
+from monitor.plugins import Plugin, Registry, narrow
 from monitor.settings import Cron, Duration, Strict
 
 NOTIFIER_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -35,9 +38,29 @@ class NotifierConfig(Strict):
     timeout: Duration = 15.0  # the deadline of one whole send: connect, TLS, greeting, reply
     pace: Duration = 0.0  # at least this long between two sends
 
+    # The settings it cannot send without, each a field name or a tuple of names any one of
+    # which will do; left empty (a blank text, an empty secret or list), they switch the
+    # notifier off with a warning instead of failing every send.
+    required: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
+
     def missing(self) -> list[str]:
         """Required settings left empty: the notifier is switched off with a warning."""
-        return []
+        needs = [(need,) if isinstance(need, str) else need for need in self.required]
+        return [
+            " or ".join(names)
+            for names in needs
+            if not any(_given(getattr(self, name)) for name in names)
+        ]
+
+
+def _given(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, list | tuple | dict):
+        return any(_given(item) for item in value)
+    return value is not None
 
 
 @dataclass(frozen=True)
@@ -88,8 +111,22 @@ class Notifier(Protocol):
     async def send(self, alert: Alert, thread: str | None = None) -> SendResult: ...
 
 
-def notifier_types() -> dict[str, tuple[type[NotifierConfig], Any]]:
-    """The table of built-in notifier kinds: type name -> (config model, class)."""
+Factory = Callable[[NotifierConfig], Notifier]
+NotifierPlugin = Plugin[NotifierConfig, Factory]
+N = TypeVar("N", bound=NotifierConfig)
+
+
+def notifier_plugin(config: type[N], notifier: Callable[[N], Notifier]) -> NotifierPlugin:
+    """A notifier kind's registry entry: its config model and what builds it from one."""
+
+    def build(settings: NotifierConfig) -> Notifier:
+        return notifier(narrow(config, settings))
+
+    return Plugin(config, build)
+
+
+def built_in() -> dict[str, NotifierPlugin]:
+    """The table of built-in notifier kinds: type name -> (config model, factory)."""
     from monitor.notify.apprise import AppriseConfig, AppriseNotifier
     from monitor.notify.console import ConsoleConfig, ConsoleNotifier
     from monitor.notify.email import EmailConfig, EmailNotifier
@@ -97,14 +134,21 @@ def notifier_types() -> dict[str, tuple[type[NotifierConfig], Any]]:
     from monitor.notify.webhook import WebhookConfig, WebhookNotifier
 
     return {
-        "console": (ConsoleConfig, ConsoleNotifier),
-        "slack": (SlackConfig, SlackNotifier),
-        "email": (EmailConfig, EmailNotifier),
-        "webhook": (WebhookConfig, WebhookNotifier),
-        "apprise": (AppriseConfig, AppriseNotifier),
+        "console": notifier_plugin(ConsoleConfig, ConsoleNotifier),
+        "slack": notifier_plugin(SlackConfig, SlackNotifier),
+        "email": notifier_plugin(EmailConfig, EmailNotifier),
+        "webhook": notifier_plugin(WebhookConfig, WebhookNotifier),
+        "apprise": notifier_plugin(AppriseConfig, AppriseNotifier),
     }
 
 
+NOTIFIERS = Registry("notifier", "trade_monitor.notifiers", NotifierConfig, built_in)
+
+
+def notifier_types() -> dict[str, NotifierPlugin]:
+    """Every notifier kind: the built-ins, then the plugins of other distributions."""
+    return NOTIFIERS.table()
+
+
 def build_notifier(config: NotifierConfig) -> Notifier:
-    _, cls = notifier_types()[config.type]
-    return cls(config)
+    return notifier_types()[config.type].build(config)

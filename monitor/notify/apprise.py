@@ -24,9 +24,7 @@ from monitor.notify.worker import Worker
 class AppriseConfig(NotifierConfig):
     type: Literal["apprise"]
     urls: list[SecretStr] = Field(default_factory=list)  # secret: they carry tokens
-
-    def missing(self) -> list[str]:
-        return [] if any(u.get_secret_value() for u in self.urls) else ["urls"]
+    required = ("urls",)
 
 
 def markdown(alert: Alert) -> str:

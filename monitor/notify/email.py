@@ -46,6 +46,7 @@ DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 class EmailConfig(NotifierConfig):
     type: Literal["email"]
     host: str = ""
+    required = ("host",)
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str = ""
@@ -62,9 +63,6 @@ class EmailConfig(NotifierConfig):
             if "@" not in address or any(c in address for c in "\r\n"):
                 raise ValueError(f"expected an email address, got {address!r}")
         return value
-
-    def missing(self) -> list[str]:
-        return [] if self.host.strip() else ["host"]
 
 
 def build_message(
@@ -188,13 +186,13 @@ class Session(smtplib.SMTP):
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         self._host = host  # what STARTTLS checks the certificate against, as SMTP(host) sets
-        sock = super()._get_socket(host, port, timeout)
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
         self.watch.hold(sock)
         return self.tls.wrap_socket(sock, server_hostname=host) if self.tls else sock
 
     def getreply(self) -> tuple[int, bytes]:
         if self.file is None and self.sock is not None:
-            self.file = CappedReader(self.sock.makefile("rb"))  # type: ignore[assignment]
+            self.file = CappedReader(self.sock.makefile("rb"))
         return super().getreply()
 
 
@@ -208,7 +206,7 @@ class CappedReader:
     def readline(self, limit: int = -1) -> bytes:
         if self.left <= 0:
             raise OSError(f"the server's replies passed {REPLY_CAP // 1024} KB")
-        line = self.file.readline(min(limit, self.left) if limit >= 0 else self.left)
+        line: bytes = self.file.readline(min(limit, self.left) if limit >= 0 else self.left)
         self.left -= len(line)
         return line
 

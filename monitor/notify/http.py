@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -90,15 +90,18 @@ def redirected(reply: Reply, setting: str) -> SendResult:
     )
 
 
-def by_status(reply: Reply, setting: str) -> SendResult | None:
-    """The answer shared by every HTTP notifier for a reply that is not a success:
-    3xx give up (redirect), 429 later (after Retry-After), 5xx later, other 4xx give up.
-    None for 2xx, whose meaning is each service's own."""
+def classify(
+    reply: Reply, setting: str, success: Callable[[Reply], SendResult], detail: str | None = None
+) -> SendResult:
+    """The one reading of an HTTP notifier's reply, as Alertmanager's: 2xx is what `success`
+    makes of it (each service's own meaning: Slack's "ok" text or `ok: true`), 3xx give up
+    (a redirect is never followed), 429 later (after Retry-After), 5xx later, other 4xx give
+    up. A failure's error shows `detail` (the reply's text unless given: Slack's error word)."""
     if 200 <= reply.status < 300:
-        return None
+        return success(reply)
     if 300 <= reply.status < 400:
         return redirected(reply, setting)
     if reply.status == 429:
         return SendResult.later("rate limited (429)", retry_after_seconds(reply.retry_after))
-    detail = f"HTTP {reply.status}: {one_line(reply.text)}"
-    return SendResult.later(detail) if reply.status >= 500 else SendResult.give_up(detail)
+    text = f"HTTP {reply.status}: {one_line(reply.text if detail is None else detail)}"
+    return SendResult.later(text) if reply.status >= 500 else SendResult.give_up(text)

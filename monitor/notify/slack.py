@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import replace
 from typing import Any, Literal
 
 import httpx
@@ -19,7 +18,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from monitor.alerts import Alert
 from monitor.notify import NotifierConfig, SendResult, render
-from monitor.notify.http import Reply, by_status, no_answer, post
+from monitor.notify.http import Reply, classify, no_answer, post
 from monitor.notify.render import (
     by_rule,
     highlight,
@@ -54,6 +53,7 @@ class SlackConfig(NotifierConfig):
     base_url: str = "https://slack.com/api/"
     unfurl_links: bool = False
     pace: Duration = 1.0  # at least this long between two messages (Slack allows about 1/s)
+    required = (("webhook_url", "token"),)
 
     @field_validator("channel")
     @classmethod
@@ -64,11 +64,6 @@ class SlackConfig(NotifierConfig):
         if not channel and isinstance(token, SecretStr) and token.get_secret_value():
             raise ValueError("a bot `token` needs a `channel` to post to, such as '#trade-alerts'")
         return channel
-
-    def missing(self) -> list[str]:
-        if self.webhook_url.get_secret_value() or self.token.get_secret_value():
-            return []
-        return ["webhook_url or token"]
 
 
 def escape(text: str) -> str:
@@ -185,13 +180,15 @@ class SlackNotifier:
             reply = await post(url, body, headers, self.config.timeout)
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return no_answer(exc)
-        return classify(reply) if self.webhook else classify_api(reply)
+        return classify_hook(reply) if self.webhook else classify_api(reply)
 
 
-def classify(reply: Reply) -> SendResult:
+def classify_hook(reply: Reply) -> SendResult:
     """An incoming webhook's text reply: "ok", or an error word such as `no_service`."""
-    if (failed := by_status(reply, "webhook_url")) is not None:
-        return failed
+    return classify(reply, "webhook_url", said_ok)
+
+
+def said_ok(reply: Reply) -> SendResult:
     if reply.text.strip() == "ok":
         return SendResult.delivered()
     return SendResult.give_up(f"HTTP {reply.status}: {one_line(reply.text)}")
@@ -205,11 +202,14 @@ def classify_api(reply: Reply) -> SendResult:
     except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         data = None
     if not isinstance(data, dict):
-        return by_status(reply, "base_url") or SendResult.give_up(
-            f"HTTP {reply.status}: not Slack's JSON: {one_line(reply.text)}"
-        )
-    if data.get("ok") is True and 200 <= reply.status < 300:
-        return SendResult.delivered(str(data.get("ts", "")))
+        return classify(reply, "base_url", not_json)
     word = f"ok: false, {data.get('error', 'unknown error')}"
-    failed = by_status(replace(reply, text=word), "base_url")
-    return failed or SendResult.give_up(f"HTTP {reply.status}: {one_line(word)}")
+    if data.get("ok") is True:
+        ts = str(data.get("ts", ""))
+        return classify(reply, "base_url", lambda _: SendResult.delivered(ts), word)
+    failed = SendResult.give_up(f"HTTP {reply.status}: {one_line(word)}")
+    return classify(reply, "base_url", lambda _: failed, word)
+
+
+def not_json(reply: Reply) -> SendResult:
+    return SendResult.give_up(f"HTTP {reply.status}: not Slack's JSON: {one_line(reply.text)}")

@@ -24,7 +24,7 @@ from pydantic import AfterValidator, SecretStr
 
 from monitor.alerts import Alert
 from monitor.notify import NotifierConfig, SendResult
-from monitor.notify.http import by_status, no_answer, post
+from monitor.notify.http import classify, no_answer, post
 from monitor.notify.render import web_url
 
 SCHEMA = "trade-monitor.alert/1"
@@ -62,9 +62,7 @@ class WebhookConfig(NotifierConfig):
         Annotated[str, AfterValidator(_header_name)],
         Annotated[SecretStr, AfterValidator(_header_value)],
     ] = {}
-
-    def missing(self) -> list[str]:
-        return [] if self.url.get_secret_value() else ["url"]
+    required = ("url",)
 
 
 def payload(alert: Alert, thread: str | None = None) -> dict[str, Any]:
@@ -124,4 +122,4 @@ class WebhookNotifier:
             )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return no_answer(exc)
-        return by_status(reply, "url") or SendResult.delivered(delivery_id(alert))
+        return classify(reply, "url", lambda _: SendResult.delivered(delivery_id(alert)))

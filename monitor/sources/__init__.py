@@ -3,13 +3,14 @@
 A source is stateless between polls: what it must remember (ETag,
 Last-Modified, files already read) it returns as a `cursor`, which the daemon
 stores and hands back on the next poll, so a restart resumes where it was.
-Built-in kinds are registered in `SOURCE_TYPES`; each module holds its own
-config model next to its code.
+Built-in kinds are registered in `built_in()`; each module holds its own
+config model next to its code; other distributions add kinds through the
+`trade_monitor.sources` entry points (monitor.plugins, docs/plugins.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar
@@ -18,6 +19,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from monitor.article import Article
 from monitor.fetch import Fetcher
+from monitor.plugins import Plugin, Registry, narrow
 from monitor.settings import ByteSize, Duration, Strict, parse_duration
 
 Cursor = Mapping[str, Any]
@@ -122,14 +124,38 @@ class Source(Protocol):
     async def poll(self, cursor: Cursor) -> PollResult: ...
 
 
-def source_types() -> dict[str, tuple[type[SourceConfig], Any]]:
-    """The table of built-in source kinds: type name -> (config model, class)."""
+Factory = Callable[[SourceConfig, SourceContext], Source]
+SourcePlugin = Plugin[SourceConfig, Factory]
+S = TypeVar("S", bound=SourceConfig)
+
+
+def source_plugin(config: type[S], source: Callable[[S, SourceContext], Source]) -> SourcePlugin:
+    """A source kind's registry entry: its config model and what builds it from one."""
+
+    def build(settings: SourceConfig, context: SourceContext) -> Source:
+        return source(narrow(config, settings), context)
+
+    return Plugin(config, build)
+
+
+def built_in() -> dict[str, SourcePlugin]:
+    """The table of built-in source kinds: type name -> (config model, factory)."""
     from monitor.sources.files import FilesConfig, FilesSource
     from monitor.sources.rss import RssConfig, RssSource
 
-    return {"rss": (RssConfig, RssSource), "files": (FilesConfig, FilesSource)}
+    return {
+        "rss": source_plugin(RssConfig, RssSource),
+        "files": source_plugin(FilesConfig, FilesSource),
+    }
+
+
+SOURCES = Registry("source", "trade_monitor.sources", SourceConfig, built_in)
+
+
+def source_types() -> dict[str, SourcePlugin]:
+    """Every source kind: the built-ins, then the plugins of other distributions."""
+    return SOURCES.table()
 
 
 def build_source(config: SourceConfig, context: SourceContext) -> Source:
-    _, cls = source_types()[config.type]
-    return cls(config, context)
+    return source_types()[config.type].build(config, context)
