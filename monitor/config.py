@@ -14,17 +14,19 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr, ValidationError
 
 from monitor.errors import Problem, UserError, did_you_mean, key_path, without_secrets
-from monitor.notify import NOTIFIERS, NotifierConfig, notifier_types
+from monitor.notify import NOTIFIERS, NotifierConfig
+from monitor.plugins import Registry
 from monitor.settings import Duration, Strict, secret_fields, secret_values
-from monitor.sources import SOURCES, SourceConfig, SourceDefaults, source_types, with_defaults
+from monitor.sources import SOURCES, SourceConfig, SourceDefaults, with_defaults
 from monitor.yamlsrc import Document, Loc, load_yaml, validation_problems
 
 log = logging.getLogger(__name__)
+C = TypeVar("C", bound=Strict)  # the config model of a kind of source or notifier
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 USER_AGENT = "trade-monitor/0.1 (+https://github.com/trade-monitor/trade-monitor)"
 
@@ -84,11 +86,9 @@ def load_config(path: Path) -> Config:
     raw_sources = doc.data.get("sources") if isinstance(doc.data.get("sources"), list) else []
     raw_notifiers = doc.data.get("notifiers", ConfigModel().notifiers)
     raw_notifiers = raw_notifiers if isinstance(raw_notifiers, list) else []
-    sources = _typed(doc, raw_sources, "sources", source_types(), problems)
-    notifiers = _typed(doc, raw_notifiers, "notifiers", notifier_types(), problems)
-    secrets = raw_secrets(raw_sources, source_types()) + raw_secrets(
-        raw_notifiers, notifier_types()
-    )
+    sources = _typed(doc, raw_sources, "sources", SOURCES, problems)
+    notifiers = _typed(doc, raw_notifiers, "notifiers", NOTIFIERS, problems)
+    secrets = raw_secrets(raw_sources, SOURCES) + raw_secrets(raw_notifiers, NOTIFIERS)
     problems = [without_secrets(problem, secrets) for problem in problems]
     if model is None:
         raise UserError(problems)
@@ -114,16 +114,17 @@ def load_config(path: Path) -> Config:
     )
 
 
-def raw_secrets(items: list[Any], types: dict[str, tuple[type[Any], Any]]) -> list[str]:
+def raw_secrets(items: list[Any], registry: Registry[Any, Any]) -> list[str]:
     """The values given for secret fields, before validation: an error must not show them.
 
     A field is secret by its type in the plugin's model, as after validation.
     """
     values: list[Any] = []
+    types = registry.table()
     for item in items:
         if not isinstance(item, dict) or item.get("type") not in types:
             continue
-        model = types[item["type"]][0]
+        model = types[item["type"]].config
         for name in secret_fields(model):
             values.append(item.get(model.model_fields[name].alias or name))
     return secret_values(_as_secrets(values))
@@ -184,11 +185,12 @@ def _typed(
     doc: Document,
     items: list[Any],
     section: str,
-    types: dict[str, tuple[type[Any], Any]],
+    registry: Registry[C, Any],
     problems: list[Problem],
-) -> list[Any]:
+) -> list[C]:
     """Validate each entry of `sources` or `notifiers` with its own type's model."""
-    built: list[Any] = []
+    built: list[C] = []
+    types = registry.table()
     seen: set[str] = set()
     for i, item in enumerate(items):
         loc: Loc = (section, i)
@@ -198,7 +200,7 @@ def _typed(
         kind = item.get("type")
         if kind not in types:
             hint = did_you_mean(str(kind), types) or f"types: {', '.join(types)}"
-            if why := (SOURCES if section == "sources" else NOTIFIERS).failure(str(kind)):
+            if why := registry.failure(str(kind)):
                 hint = f"{hint}; {why}"  # a plugin by that name is installed but broken
             message = f"unknown type {kind!r}" if kind else "missing required key `type`"
             problems.append(doc.problem((*loc, "type"), message, key_path((*loc, "type")), hint))
@@ -208,7 +210,7 @@ def _typed(
             problems.append(doc.problem((*loc, "id"), message, key_path((*loc, "id"))))
             continue
         seen.add(str(item.get("id")))
-        model = types[kind][0]
+        model = types[kind].config
         try:
             built.append(model.model_validate(item))
         except ValidationError as exc:
