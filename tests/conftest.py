@@ -192,3 +192,40 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (shared test data is only on the project's machines)")
     return path
+
+
+# -- PostgreSQL (issue 12): one real server per test run, a fresh database per test ------------
+
+from tests.postgres import PostgresServer, unavailable_reason  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole run (tests/postgres.py), stopped at the end.
+
+    Skips where PostgreSQL is not installed; under CI (CI=true) its absence fails instead.
+    """
+    import os
+
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required under CI=true: {reason}")
+        pytest.skip(reason)
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()  # also on Ctrl-C (pytest finalizes fixtures) and at exit (atexit)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh, empty database (postgresql://user:password@127.0.0.1:port/name)."""
+    if not postgres_server.running:  # an earlier test stopped it and left it so
+        postgres_server.start()
+    url = postgres_server.create_database()
+    yield url
+    if postgres_server.running:  # a test may have left it stopped
+        postgres_server.drop_database(url)
