@@ -5,7 +5,7 @@ see the same clean text. The id is stable across polls and restarts: it comes
 from the feed's guid when there is one, else the canonical URL, both within
 the source (another source's item with the same link may be another story),
 else a hash of the content, so the same story fetched twice is recognised as
-seen. Whether an article was seen is decided by the store (`SqliteStore.unseen`).
+seen. Whether an article was seen is decided by the store (`Store.unseen`).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from monitor.notify import NOTIFIERS, NotifierConfig
 from monitor.plugins import Registry
 from monitor.settings import Duration, Strict, secret_fields, secret_values
 from monitor.sources import SOURCES, SourceConfig, SourceDefaults, with_defaults
+from monitor.store.postgres import is_postgres, redact_url, url_password, url_problem
 from monitor.yamlsrc import Document, Loc, load_yaml, validation_problems
 
 log = logging.getLogger(__name__)
@@ -67,8 +68,10 @@ class Config:
         return [n for n in self.notifiers if n.id not in self.disabled]
 
     def secrets(self) -> list[str]:
-        """Every secret of every source and notifier, found by its type (`SecretStr`)."""
-        return secret_values([*self.sources, *self.notifiers])
+        """Every secret of every source and notifier, found by its type (`SecretStr`), and the
+        password of the state database."""
+        password = url_password(self.state)
+        return secret_values([*self.sources, *self.notifiers]) + ([password] if password else [])
 
 
 def load_config(path: Path) -> Config:
@@ -89,6 +92,8 @@ def load_config(path: Path) -> Config:
     sources = _typed(doc, raw_sources, "sources", SOURCES, problems)
     notifiers = _typed(doc, raw_notifiers, "notifiers", NOTIFIERS, problems)
     secrets = raw_secrets(raw_sources, SOURCES) + raw_secrets(raw_notifiers, NOTIFIERS)
+    if isinstance(doc.data.get("state"), str) and (password := url_password(doc.data["state"])):
+        secrets.append(password)
     problems = [without_secrets(problem, secrets) for problem in problems]
     if model is None:
         raise UserError(problems)
@@ -139,10 +144,15 @@ def _as_secrets(value: Any) -> Any:
 
 
 def _state_problem(url: str) -> tuple[str, str] | None:
-    """What is wrong with a `state:` URL, and a hint; None if it names a database file."""
+    """What is wrong with a `state:` URL, and a hint; None if it names a database.
+
+    The messages show the URL without its password."""
+    if is_postgres(url):
+        problem = url_problem(url)
+        return (problem, "postgresql://user:password@host:5432/database") if problem else None
     if not url.startswith("sqlite:///"):
-        hint = "use sqlite:///path/to/file.db (PostgreSQL is not available yet)"
-        return f"unsupported state URL {url!r}", hint
+        hint = "use sqlite:///path/to/file.db, or postgresql://user:password@host/database"
+        return f"unsupported state URL {redact_url(url)!r}", hint
     path = url.removeprefix("sqlite:///")
     if path.strip() in ("", ":memory:"):
         hint = (

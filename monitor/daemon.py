@@ -17,15 +17,20 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import os
 import signal
+import socket
 import time
+import uuid
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitor import __version__
 from monitor.alerts import AlertPolicy
 from monitor.config import Config
 from monitor.dispatch import Dispatcher
@@ -43,18 +48,21 @@ from monitor.sources import (
     build_source,
 )
 from monitor.store import open_store, sqlite_path
+from monitor.store.shared import HEARTBEAT, DaemonRow
 
 log = logging.getLogger("monitor")
 STOP_GRACE = 10.0
 RULES_CHECK = 2.0  # seconds between looks at the rule files
+RETENTION_EVERY = 6 * 3600.0
 
 
 class Daemon:
     def __init__(self, config: Config, rules: RuleSet, once: bool = False) -> None:
-        self.config = config
-        self.lock = lock_state(sqlite_path(config.state, config.base_dir))
+        self.config, self.once = config, once
+        path = sqlite_path(config.state, config.base_dir)
+        self.lock = lock_state(path) if path else None  # a shared database needs no lock
         self.store = open_store(config.state, config.base_dir)
-        if released := self.store.outbox.release_all():
+        if not self.store.shared and (released := self.store.outbox.release_all()):
             log.warning(
                 "%d alerts were in flight when the last run stopped; sending again", released
             )
@@ -71,7 +79,11 @@ class Daemon:
             threads={n.id: n.threads for n in notifiers.values()},
             digests={n.id: n.digest for n in config.notifiers if n.digest},
         )
-        self.pipeline = Pipeline(config, rules, self.store, notifiers, policy)
+        self.me = DaemonRow(
+            f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}", socket.gethostname(),
+            os.getpid(), __version__, rules.version, time.time(), time.time(),
+        )  # fmt: skip
+        self.pipeline = Pipeline(config, rules, self.store, notifiers, policy, owner=self.me.id)
         self.pipeline.regex_timeouts.update(self.store.get_meta("regex_timeouts") or {})
         self.refused_version = ""  # a broken rule set already reported
         self._record_rules()
@@ -80,10 +92,14 @@ class Daemon:
         self.stopping = False
 
     async def close(self) -> None:
+        if not self.once:
+            with contextlib.suppress(Exception):  # a database gone at exit: the row ages out
+                await self.store.call(self.store.sharing.leave, self.me.id)
         await self.fetcher.aclose()
         self.pipeline.matching.shutdown(wait=True)
         self.store.close()
-        self.lock.close()
+        if self.lock:
+            self.lock.close()
 
     async def run_once(self) -> int:
         """Poll every source once, deliver what is queued; 1 if anything failed (for cron)."""
@@ -125,9 +141,16 @@ class Daemon:
             max_instances=1,
         )
         scheduler.add_job(
-            self._tracked(self._forget), "interval", id="retention", hours=6, next_run_time=now
+            self._tracked(self._forget),
+            "interval",
+            id="retention",
+            seconds=RETENTION_EVERY,
+            next_run_time=now,
         )
         scheduler.add_job(self._check_rules, "interval", id="rules", seconds=RULES_CHECK)
+        scheduler.add_job(
+            self._beat, "interval", id="heartbeat", seconds=HEARTBEAT, next_run_time=now
+        )
         loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         scheduler.start()
         log.info(
@@ -194,8 +217,20 @@ class Daemon:
         summary = {"version": rules.version, "files": rules.files, "rules": len(rules.rules)}
         self.store.put_meta("rules", summary | {"loaded_at": time.time()})
 
+    async def _beat(self) -> None:
+        """Tell the database this daemon is alive, with the rules it runs (for `status`)."""
+        self.me = replace(self.me, rules=self.pipeline.rules.version, seen_at=time.time())
+        await self.store.call(self.store.sharing.beat, self.me)
+
     async def _forget(self) -> None:
-        older_than = time.time() - self.config.defaults.remember
+        """Retention; on a shared database one daemon of all runs it each period."""
+        store, now = self.store, time.time()
+        until = now + RETENTION_EVERY * 0.9
+        if store.shared and not await store.call(
+            store.sharing.take_lease, "job:retention", self.me.id, until
+        ):
+            return
+        older_than = now - self.config.defaults.remember
         configured = [source.id for source in self.config.sources]
         forgotten = await self.store.call(self.store.forget, older_than, configured)
         if forgotten:

@@ -109,7 +109,7 @@ class Dispatcher:
         """One send, paced and under the notifier's deadline; (result, ran out of time)."""
         config = self.configs[notifier.id]
         thread = await self.store.call(self.store.outbox.parent_ref, row)
-        await asyncio.sleep(self.next_send.get(notifier.id, 0.0) - time.monotonic())
+        await self._pace(notifier.id, config.pace)
         deadline = asyncio.timeout(config.timeout)
         try:
             async with deadline:
@@ -123,6 +123,15 @@ class Dispatcher:
             return SendResult.later(type(exc).__name__), False
         finally:
             self.next_send[notifier.id] = time.monotonic() + config.pace
+
+    async def _pace(self, notifier_id: str, pace: float) -> None:
+        """Wait for this notifier's turn: `pace` after its last send; on a shared database,
+        after the last send of any daemon (each takes the next slot from the database)."""
+        if self.store.shared and pace > 0:
+            slot = await self.store.call(self.store.sharing.send_slot, notifier_id, pace)
+            await asyncio.sleep(slot - time.time())
+        else:
+            await asyncio.sleep(self.next_send.get(notifier_id, 0.0) - time.monotonic())
 
     async def _settle(self, notifier_id: str, row: OutboxRow, result: SendResult) -> bool:
         """Record what the send came to; the error text redacted before it is kept anywhere."""

@@ -23,11 +23,13 @@ from monitor.match import RuleSet
 from monitor.notify import Notifier
 from monitor.settings import human_duration
 from monitor.sources import PollResult, Source, SourceConfig, SourceError
-from monitor.store import NewArticle, Store
+from monitor.stages import NewArticle, record_articles, record_poll
+from monitor.store import Store
 
 log = logging.getLogger("monitor")
 GAP_MIN_ITEMS = 5  # a feed this short is often wholly new; no warning below it
 CHUNK = 200  # new articles matched (and recorded) in one go before others get a turn
+LEASE_SHARE = 0.9  # of a source's interval, in which no other daemon polls it again
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Pipeline:
     store: Store
     notifiers: dict[str, Notifier]
     policy: AlertPolicy
+    owner: str = ""  # this daemon, as the leases of a shared database name it
     # Regex timeouts by rule id, since the state file was made: run-time counts, kept here
     # rather than in the rule set, which every reload replaces.
     regex_timeouts: Counter[str] = field(default_factory=Counter)
@@ -47,6 +50,22 @@ class Pipeline:
     )
 
     async def poll(self, source: Source, settings: SourceConfig) -> bool:
+        """Poll once; on a shared database only if no daemon polled it within 90% of its
+        interval (a lease held through the poll, then until the next is due)."""
+        store = self.store
+        if not store.shared:
+            return await self._poll(source, settings)
+        lease, started = f"source:{source.id}", time.time()
+        until = started + settings.timeout * 3 + 60  # past the poll's own deadline
+        if not await store.call(store.sharing.take_lease, lease, self.owner, until):
+            return True  # another daemon polls it, or just did
+        try:
+            return await self._poll(source, settings)
+        finally:
+            next_due = started + settings.interval * LEASE_SHARE
+            await store.call(store.sharing.hold_lease, lease, self.owner, next_due)
+
+    async def _poll(self, source: Source, settings: SourceConfig) -> bool:
         store = self.store
         state = await store.call(store.source_state, source.id)
         started = time.monotonic()
@@ -119,10 +138,10 @@ class Pipeline:
         recorded: list[NewArticle] = []
         for start in range(0, last, CHUNK):
             recorded += await store.call(
-                store.record_articles, items[start : min(start + CHUNK, last)], self.policy
+                record_articles, store, items[start : min(start + CHUNK, last)], self.policy
             )
         return recorded + await store.call(
-            store.record_poll, source_id, result.cursor, result.articles, items[last:],
+            record_poll, store, source_id, result.cursor, result.articles, items[last:],
             self.policy, len(recorded),
         )  # fmt: skip
 

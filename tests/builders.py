@@ -21,6 +21,7 @@ from monitor.cli import load_all
 from monitor.daemon import Daemon
 from monitor.dispatch import Dispatcher
 from monitor.notify import build_notifier, notifier_types
+from monitor.stages import record_poll
 from monitor.store import NewArticle
 from tests.conftest import ROOT, cli_command
 from tests.servers import http_date
@@ -112,7 +113,7 @@ def queue(store, *alerts: Alert) -> None:
         NewArticle(Article("wire", title=f"story {a.article_id}", guid=a.article_id), [], [a])
         for a in alerts
     ]
-    store.record_poll("wire", {}, [], items)
+    record_poll(store, "wire", {}, [], items)
 
 
 def dispatcher(store, *configs) -> Dispatcher:

@@ -399,3 +399,52 @@ def test_the_digest_comes_before_the_cap(tmp_path):
                      for i in range(2)]  # fmt: skip
     placed = history.place(p, for_rules("capped"), "c9", NOW)
     assert placed.note == "digest:0 8 * * *"
+
+
+# Each scenario: the alerts of a poll or several, in order, as (rules, notifier, cluster,
+# seconds after NOW) -> (status, parent id); ids count from 1 in the order placed.
+SCENARIOS = {
+    "an update threads under the first alert": [
+        (("plain",), "slack", "c1", 0, ("pending", None)),
+        (("plain",), "slack", "c1", 60, ("pending", 1)),
+    ],
+    "a copy is suppressed where the notifier cannot thread": [
+        (("plain",), "email", "c1", 0, ("pending", None)),
+        (("plain",), "email", "c1", 60, ("suppressed", 1)),
+    ],
+    "a new rule on the same story is a new top-level alert": [
+        (("plain",), "slack", "c1", 0, ("pending", None)),
+        (("plain", "cooled"), "slack", "c1", 60, ("pending", None)),
+    ],
+    "inside the cooldown even a threading notifier is quiet": [
+        (("cooled",), "slack", "c1", 0, ("pending", None)),
+        (("cooled",), "slack", "c1", 300, ("suppressed", 1)),
+        (("cooled",), "slack", "c1", 300 + 601, ("pending", 1)),
+    ],
+    "over max_per_hour the rest wait for the summary": [
+        (("capped",), "slack", "c1", 0, ("pending", None)),
+        (("capped",), "slack", "c2", 1, ("pending", None)),
+        (("capped",), "slack", "c3", 2, ("held", None)),
+        (("capped",), "email", "c4", 3, ("pending", None)),
+        (("capped",), "slack", "c5", 3601, ("pending", None)),
+    ],
+    "a digest rule is held for its digest": [
+        (("daily",), "slack", "c1", 0, ("held", None)),
+        (("daily", "plain"), "slack", "c2", 0, ("pending", None)),
+    ],
+    "other stories do not interfere": [
+        (("plain",), "slack", "c1", 0, ("pending", None)),
+        (("plain",), "slack", "c2", 1, ("pending", None)),
+        (("plain",), "slack", "c1", 2, ("pending", 1)),
+        (("plain",), "slack", "c2", 3, ("pending", 2)),
+    ],
+}
+
+
+@pytest.mark.parametrize("steps", SCENARIOS.values(), ids=SCENARIOS.keys())
+def test_policy_scenarios(tmp_path, steps):
+    p, history = policy(tmp_path), History()
+    for number, (rules, notifier, cluster, after, expected) in enumerate(steps, 1):
+        new = for_rules(*rules, notifier=notifier, article=f"a{number}")
+        placed = history.place(p, new, cluster, NOW + after)
+        assert (placed.status, placed.parent_id) == expected, f"step {number}"

@@ -144,9 +144,19 @@ def test_defaults_notify_must_name_a_notifier(tmp_path):
     assert problem.key == "defaults.notify[0]" and problem.hint == "did you mean `console`?"
 
 
-def test_postgres_state_is_refused_clearly(tmp_path):
-    [problem] = problems(write(tmp_path, "state: postgresql://u@h/db\n"))
-    assert problem.key == "state" and "PostgreSQL" in problem.hint
+def test_a_postgres_state_needs_a_database_and_a_valid_url(tmp_path):
+    [problem] = problems(write(tmp_path, "state: postgresql://u:secretpw@h\n"))
+    assert problem.key == "state" and "names no database" in problem.message
+    [problem] = problems(write(tmp_path, "state: postgresql://u:secretpw@h:port/db\n"))
+    assert problem.key == "state" and "not a valid PostgreSQL URL" in problem.message
+    for problem in [problem]:
+        assert "secretpw" not in f"{problem.message} {problem.hint} {problem.source_line}"
+
+
+def test_a_state_url_of_another_kind_is_refused_without_its_password(tmp_path):
+    [problem] = problems(write(tmp_path, "state: mysql://u:secretpw@h/db\n"))
+    assert problem.key == "state" and "postgresql://" in problem.hint
+    assert "mysql://u:***@h/db" in problem.message and "secretpw" not in problem.message
 
 
 def test_invalid_yaml_points_at_the_line(tmp_path):

@@ -133,7 +133,8 @@ def state(args: argparse.Namespace) -> Iterator[Store | None]:
     """The config's state, closed at the end of the block; None, after saying so, when
     the daemon has not made one yet (the command then has nothing to show: exit 0)."""
     config = read_config(config_path(args))
-    if not sqlite_path(config.state, config.base_dir).exists():
+    path = sqlite_path(config.state, config.base_dir)
+    if path is not None and not path.exists():
         echo("no state yet: the daemon has not run with this config")
         yield None
         return

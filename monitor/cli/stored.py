@@ -146,6 +146,7 @@ def print_status(config: Config, store: Store) -> None:
             f"rules: {live['version']} ({live['rules']} rules in {live['files']} files),"
             f" loaded {ago(live['loaded_at'])}"
         )
+    print_daemons(store)
     if timeouts := store.get_meta("regex_timeouts"):
         listed = ", ".join(f"{rule} {n}" for rule, n in sorted(timeouts.items()))
         echo(f"regex timeouts (article skipped by that rule): {listed}")
@@ -157,6 +158,25 @@ def print_status(config: Config, store: Store) -> None:
         rules = ",".join(r.id for r in row.alert.rules)
         echo(
             f"  #{row.id} {row.status:<7} {row.notifier_id:<12} {rules:<24} {row.alert.title[:70]}"
+        )
+
+
+def print_daemons(store: Store) -> None:
+    """The daemons heard from lately; a warning when they run different rules."""
+    running = store.sharing.daemons()
+    if not running:
+        return
+    echo("daemons:")
+    for daemon in running:
+        echo(
+            f"  {daemon.host} pid {daemon.pid}: {daemon.version}, rules {daemon.rules},"
+            f" up since {ago(daemon.started_at)}, last heartbeat {ago(daemon.seen_at)}"
+        )
+    if len({daemon.rules for daemon in running}) > 1:
+        echo(
+            "warning: the daemons run different rule files (the rules hashes differ):"
+            " deploy the same rules to every host",
+            err=True,
         )
 
 

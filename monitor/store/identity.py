@@ -6,16 +6,16 @@ Reads only; the store calls these on its connection, inside or outside a transac
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 
 from monitor.article import Article
+from monitor.store.database import Database
 
 log = logging.getLogger("monitor")
 
 
-def unseen(db: sqlite3.Connection, articles: Sequence[Article]) -> list[Article]:
+def unseen(db: Database, articles: Sequence[Article]) -> list[Article]:
     """Those of one poll's articles not seen before (see `stored_id`), first copy of each.
 
     A feed that gives one guid to a different story (a different link),
@@ -41,7 +41,7 @@ def unseen(db: sqlite3.Connection, articles: Sequence[Article]) -> list[Article]
     return list(fresh.values())
 
 
-def identities(db: sqlite3.Connection, articles: Sequence[Article]) -> list[Article]:
+def identities(db: Database, articles: Sequence[Article]) -> list[Article]:
     """The articles as the store knows them: without a guid that names another link."""
     links: dict[str, str] = {}  # guid id -> canonical URL of its first item in this poll
     known = []
@@ -54,17 +54,17 @@ def identities(db: sqlite3.Connection, articles: Sequence[Article]) -> list[Arti
     return known
 
 
-def guid_reused(db: sqlite3.Connection, article: Article) -> bool:
+def guid_reused(db: Database, article: Article) -> bool:
     row = db.execute("SELECT canonical_url FROM articles WHERE id = ?", (article.id,))
     known = row.fetchone()
     return known is not None and known[0] not in ("", article.canonical_url)
 
 
-def seen(db: sqlite3.Connection, article: Article) -> bool:
+def seen(db: Database, article: Article) -> bool:
     return stored_id(db, article) is not None
 
 
-def stored_id(db: sqlite3.Connection, article: Article) -> str | None:
+def stored_id(db: Database, article: Article) -> str | None:
     """The id of a stored article that this one is, or None if it is new.
 
     From its own source: the same id (guid), canonical URL or text; a
@@ -97,7 +97,7 @@ def stored_id(db: sqlite3.Connection, article: Article) -> str | None:
     return None
 
 
-def note_shared_link(db: sqlite3.Connection, article: Article) -> None:
+def note_shared_link(db: Database, article: Article) -> None:
     """Log that a new article's link was seen from another source with other content."""
     if not article.canonical_url:
         return

@@ -1,4 +1,6 @@
-"""The schema, one migration a version; `PRAGMA user_version` says which have run.
+"""The SQLite schema, one migration a version; `PRAGMA user_version` says which have run.
+
+The PostgreSQL engine keeps its own list (postgres.py); both reach the same tables.
 
 Append a migration; never edit one that has shipped.
 """
@@ -114,5 +116,23 @@ MIGRATIONS: list[str] = [
         SELECT a.source_id, a.id FROM articles a JOIN
         (SELECT source_id, max(last_seen_at) AS latest FROM articles GROUP BY source_id) m
         ON a.source_id = m.source_id AND a.last_seen_at = m.latest;
+    """,
+    # For several daemons on one database (PostgreSQL); on SQLite, one daemon has them all.
+    """
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        held_until REAL NOT NULL
+    );
+    CREATE TABLE daemons (
+        id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        version TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        seen_at REAL NOT NULL
+    );
+    CREATE TABLE pacing (notifier_id TEXT PRIMARY KEY, next_at REAL NOT NULL);
     """,
 ]

@@ -6,10 +6,11 @@ SQL on the caller's connection; the store wraps the writes in its transactions.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
+
+from monitor.store.database import Database
 
 
 @dataclass(frozen=True)
@@ -25,17 +26,17 @@ class SourceState:
     new_count: int = 0
 
 
-def source_state(db: sqlite3.Connection, source_id: str) -> SourceState:
+def source_state(db: Database, source_id: str) -> SourceState:
     row = db.execute("SELECT * FROM sources WHERE source_id = ?", (source_id,)).fetchone()
     return _source_state(row) if row else SourceState(source_id, {}, primed=False)
 
 
-def source_states(db: sqlite3.Connection) -> list[SourceState]:
+def source_states(db: Database) -> list[SourceState]:
     return [_source_state(r) for r in db.execute("SELECT * FROM sources ORDER BY 1")]
 
 
 def record_success(
-    db: sqlite3.Connection,
+    db: Database,
     source_id: str,
     cursor: dict[str, Any],
     now: float,
@@ -55,20 +56,20 @@ def record_success(
     )
 
 
-def record_failure(db: sqlite3.Connection, source_id: str, error: str, now: float) -> int:
+def record_failure(db: Database, source_id: str, error: str, now: float) -> int:
     """Count a failed poll; returns the failure streak (1 for the first failure)."""
     db.execute(
         "INSERT INTO sources (source_id, last_poll_at, last_error, error_streak)"
         " VALUES (?, ?, ?, 1) ON CONFLICT (source_id) DO UPDATE SET"
         " last_poll_at = excluded.last_poll_at, last_error = excluded.last_error,"
-        " error_streak = error_streak + 1",
+        " error_streak = sources.error_streak + 1",
         (source_id, now, error),
     )
     row = db.execute("SELECT error_streak FROM sources WHERE source_id = ?", (source_id,))
     return int(row.fetchone()[0])
 
 
-def forget_sources(db: sqlite3.Connection, older_than: float, kept: Collection[str]) -> None:
+def forget_sources(db: Database, older_than: float, kept: Collection[str]) -> None:
     """Forget, with their listings, the sources not in `kept` and not polled since `older_than`."""
     gone = (
         "SELECT source_id FROM sources WHERE coalesce(last_poll_at, 0) < ?"
@@ -78,7 +79,7 @@ def forget_sources(db: sqlite3.Connection, older_than: float, kept: Collection[s
     db.execute(f"DELETE FROM sources WHERE source_id IN ({gone})", (older_than, *kept))
 
 
-def _source_state(row: sqlite3.Row) -> SourceState:
+def _source_state(row: Any) -> SourceState:
     return SourceState(
         source_id=row["source_id"],
         cursor=json.loads(row["cursor"]),

@@ -14,6 +14,7 @@ import pytest
 
 from monitor.sources import SourceContext
 from monitor.sources.files import FilesConfig, FilesSource
+from monitor.stages import record_poll
 from monitor.store import NewArticle, open_store
 
 NOBODY = 65534
@@ -193,7 +194,7 @@ def test_a_file_read_half_written_keeps_its_identity_when_completed(tmp_path):
     [whole] = (second := poll(src, first.cursor)).articles
     assert whole.id == half.id and whole.body.endswith("second half.")
     store = open_store("sqlite:///state.db", tmp_path)
-    store.record_poll("wire", first.cursor, [half], [NewArticle(half)])
+    record_poll(store, "wire", first.cursor, [half], [NewArticle(half)])
     assert store.unseen([whole]) == []
     story.write_text("Soybean deal signed\n\nA different story in the same file.")
     [other] = poll(src, second.cursor).articles

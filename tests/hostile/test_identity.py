@@ -14,6 +14,7 @@ import pytest
 from monitor.article import Article
 from monitor.cli import load_all
 from monitor.daemon import Daemon
+from monitor.stages import record_poll
 from monitor.store import NewArticle, open_store
 from tests.servers import Route, rss
 
@@ -78,7 +79,7 @@ def test_one_guid_for_two_links_in_one_poll_keeps_both(tmp_path, caplog):
     second = Article("feed", title="Soybean sales up", url="https://x.org/soy", guid="same")
     fresh = store.unseen([first, second])
     assert [a.url for a in fresh] == [first.url, second.url]
-    recorded = store.record_poll("feed", {}, [first, second], [NewArticle(a) for a in fresh])
+    recorded = record_poll(store, "feed", {}, [first, second], [NewArticle(a) for a in fresh])
     assert len(recorded) == 2
     assert store.unseen([first, second]) == []
     assert store.forget(time.time() + 100 * DAY) == 0  # both are in the feed's listing
@@ -128,10 +129,10 @@ def test_another_source_cannot_silence_a_story_by_reusing_its_link(tmp_path, cap
     store = open_store("sqlite:///state/t.db", tmp_path)
     link = "https://news.example/nvidia-curbs"
     junk = Article("junk", title="Win a free phone", url=link + "?utm_source=spam")
-    store.record_poll("junk", {}, [junk], [NewArticle(junk)])
+    record_poll(store, "junk", {}, [junk], [NewArticle(junk)])
     real = Article("wire", title="Nvidia export curbs widen", body="Commerce said.", url=link)
     assert store.unseen([real]) == [real]
-    assert store.record_poll("wire", {}, [real], [NewArticle(real)]) == [NewArticle(real)]
+    assert record_poll(store, "wire", {}, [real], [NewArticle(real)]) == [NewArticle(real)]
     assert store.unseen([real]) == []
     [line] = [r.getMessage() for r in caplog.records if "different content" in r.getMessage()]
     assert "junk" in line
@@ -175,7 +176,7 @@ def test_a_source_gone_from_the_config_is_forgotten_with_its_listing(tmp_path):
     store = open_store("sqlite:///state/t.db", tmp_path)
     for source in ("kept", "gone"):
         article = Article(source, title=f"Nvidia {source}", guid=f"{source}-1")
-        store.record_poll(source, {"etag": "x"}, [article], [NewArticle(article)])
+        record_poll(store, source, {"etag": "x"}, [article], [NewArticle(article)])
     later = time.time() + DAY
     assert store.forget(later, ["kept"]) == 1  # the removed source's article
     assert store.source_state("gone").primed is False  # added back, it starts afresh

@@ -1,4 +1,4 @@
-"""copies.py without SQLite: which story cluster a new article joins, from fake reads."""
+"""monitor.cluster without SQLite: which story cluster a new article joins, from fake reads."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import random
 import pytest
 
 from monitor.article import Article
-from monitor.cluster import article_text, simhash
-from monitor.store.copies import (
+from monitor.cluster import (
     SIMHASH_WINDOW,
     STORY_KEY_WINDOW,
     Clustered,
     RecentCopies,
+    article_text,
     assign_cluster,
+    simhash,
 )
 
 DAY = 86400.0

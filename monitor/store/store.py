@@ -1,0 +1,294 @@
+"""The store: seen articles, matches, the outbox, each source's state, and the daemons.
+
+One class over either engine (`Database`: sqlite.py, postgres.py): its SQL is
+written once. It offers the pipeline narrow reads (what was seen) and a unit of
+work for recording a poll (stages.py runs the stages in it); what it reads and
+decides is beside it: `identity.py` (which stored article a polled one is),
+`copies.py` (the reads clustering needs), `sources.py` (each source's state),
+`outbox.py` (alerts waiting to be sent), `shared.py` (leases, pacing and the
+daemons sharing a database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+
+from monitor.alerts import Alert, Placement
+from monitor.article import Article
+from monitor.cluster import Clustered, RecentCopies
+from monitor.stages import NewArticle
+from monitor.store import identity, shared
+from monitor.store import sources as source_rows
+from monitor.store.copies import StoredClusters
+from monitor.store.database import Database
+from monitor.store.outbox import Outbox, OutboxHistory
+from monitor.store.sources import SourceState
+
+log = logging.getLogger("monitor")
+P = ParamSpec("P")
+T = TypeVar("T")
+RECONNECT_FOR = 120.0  # seconds a store call waits for a shared database to come back
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.outbox = Outbox(db)
+        self.sharing = Sharing(db)
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self.copies = RecentCopies()
+
+    @property
+    def shared(self) -> bool:
+        return self.db.shared
+
+    def close(self) -> None:
+        self.thread.shutdown(wait=True)
+        self.db.close()
+
+    async def call(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a store method on the store's own thread.
+
+        The daemon's event loop never waits on the database (a busy file, a long
+        poll being recorded, a server restarting): store work queues here, one
+        call at a time, so the connection needs no lock and a slow write delays
+        only other store work.
+        """
+        loop = asyncio.get_running_loop()
+        work = functools.partial(self.again_if_lost, method, *args, **kwargs)
+        return await loop.run_in_executor(self.thread, work)
+
+    def again_if_lost(self, method: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `method`; if the database server went away, reconnect and run it again.
+
+        Safe because a lost connection rolled the transaction back, and every
+        write here is idempotent or checked (seen articles, attempt ids). After
+        RECONNECT_FOR seconds the error goes to the caller: a poll fails and is
+        polled again later, a claim waits for the next dispatch.
+        """
+        deadline, delay = time.monotonic() + RECONNECT_FOR, 0.25
+        while True:
+            try:
+                return method(*args, **kwargs)
+            except Exception as exc:
+                if not self.db.lost(exc) or time.monotonic() > deadline:
+                    raise
+                log.warning("lost the database (%s); reconnecting", str(exc).strip()[:200])
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            try:
+                self.db.reconnect()
+            except Exception as exc:
+                if not self.db.lost(exc):
+                    raise
+
+    # ---- articles ---------------------------------------------------------------
+
+    def unseen(self, articles: Sequence[Article]) -> list[Article]:
+        """Those of one poll's articles not seen before, first copy of each (`identity.unseen`)."""
+        return identity.unseen(self.db, articles)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[PollWork]:
+        """One serial transaction in which a poll's outcome is decided and written."""
+        now = time.time()
+        with self.db.transaction() as db:
+            clusters = StoredClusters(db)
+            if db.shared:
+                self.copies.catch_up(clusters, now)
+            yield PollWork(db, clusters, self.copies, OutboxHistory(db), now)
+
+    def article_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def articles_since(self, since: float) -> list[Article]:
+        """Articles first seen since then, oldest first: what `backtest` runs rules over."""
+        rows = self.db.execute(
+            "SELECT * FROM articles WHERE first_seen_at >= ? ORDER BY first_seen_at", (since,)
+        )
+        return [
+            Article(
+                source_id=r["source_id"], title=r["title"], summary=r["summary"], body=r["body"],
+                url=r["url"], guid=r["guid"], authors=tuple(json.loads(r["authors"])),
+                published_at=_utc_or_none(r["published_at"]), fetched_at=_utc(r["fetched_at"]),
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    def put_meta(self, key: str, value: Any) -> None:
+        with self.db.transaction(serial=False) as db:
+            db.execute(
+                "INSERT INTO meta VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    def get_meta(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def forget(self, older_than: float, sources: Collection[str] | None = None) -> int:
+        """Forget articles no source has shown since `older_than` (and their finished alerts).
+
+        Seen items are remembered by time, not by count: a feed that keeps an
+        item for weeks never makes it look new again, as long as it keeps it.
+        An article in some source's latest listing is never forgotten, however
+        old its last showing looks: a feed that has answered 304 for months,
+        or a clock that jumped forward, must not make a whole feed new again.
+        Given the config's `sources`, a source no longer among them and not polled
+        since `older_than` is forgotten itself, with its listing: were it added
+        back, its first poll would be a first poll again (backfill, no flood).
+        """
+        with self.db.transaction() as db:
+            if sources is not None:
+                source_rows.forget_sources(db, older_than, sources)
+            old = (
+                "SELECT id FROM articles WHERE last_seen_at < ?"
+                " AND id NOT IN (SELECT article_id FROM listings)"
+            )
+            db.execute(f"DELETE FROM matches WHERE article_id IN ({old})", (older_than,))
+            db.execute(
+                f"DELETE FROM outbox WHERE article_id IN ({old})"
+                " AND status IN ('sent', 'dead', 'suppressed')",
+                (older_than,),
+            )
+            return db.execute(f"DELETE FROM articles WHERE id IN ({old})", (older_than,)).rowcount
+
+    # ---- sources ----------------------------------------------------------------
+
+    def source_state(self, source_id: str) -> SourceState:
+        return source_rows.source_state(self.db, source_id)
+
+    def source_states(self) -> list[SourceState]:
+        return source_rows.source_states(self.db)
+
+    def record_failure(self, source_id: str, error: str) -> int:
+        """Count a failed poll; returns the failure streak (1 for the first failure)."""
+        now = time.time()
+        with self.db.transaction() as db:
+            return source_rows.record_failure(db, source_id, error, now)
+
+
+class Sharing:
+    """What daemons sharing the database agree on (shared.py), each in a short transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def take_lease(self, name: str, owner: str, until: float) -> bool:
+        with self.db.transaction(serial=False) as db:
+            return shared.take_lease(db, name, owner, until, time.time())
+
+    def hold_lease(self, name: str, owner: str, until: float) -> None:
+        with self.db.transaction(serial=False) as db:
+            shared.hold_lease(db, name, owner, until)
+
+    def send_slot(self, notifier_id: str, pace: float) -> float:
+        with self.db.transaction(serial=False) as db:
+            return shared.send_slot(db, notifier_id, pace, time.time())
+
+    def beat(self, daemon: shared.DaemonRow) -> None:
+        with self.db.transaction(serial=False) as db:
+            shared.beat(db, daemon)
+
+    def leave(self, daemon_id: str) -> None:
+        with self.db.transaction(serial=False) as db:
+            shared.leave(db, daemon_id)
+
+    def daemons(self) -> list[shared.DaemonRow]:
+        """The daemons heard from in the last three heartbeats."""
+        return shared.daemons(self.db, time.time() - 3 * shared.HEARTBEAT)
+
+
+class PollWork:
+    """The `UnitOfWork` of stages.py on this store: reads and writes inside one transaction."""
+
+    def __init__(
+        self,
+        db: Database,
+        clusters: StoredClusters,
+        copies: RecentCopies,
+        history: OutboxHistory,
+        now: float,
+    ) -> None:
+        self.db, self.clusters, self.copies, self.history, self.now = (
+            db, clusters, copies, history, now
+        )  # fmt: skip
+
+    def seen(self, article: Article) -> bool:
+        return identity.seen(self.db, article)
+
+    def add_article(self, item: NewArticle, clustered: Clustered) -> None:
+        a = item.article
+        self.db.execute(
+            "INSERT INTO articles (id, source_id, guid, url, canonical_url, content_hash, title,"
+            " summary, body, authors, published_at, fetched_at, first_seen_at, alerted,"
+            " cluster_id, story_key, simhash, last_seen_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                a.id, a.source_id, a.guid, a.url, a.canonical_url, a.content_hash, a.title,
+                a.summary, a.body, json.dumps(a.authors),
+                a.published_at.timestamp() if a.published_at else None,
+                a.fetched_at.timestamp(), self.now, int(bool(item.alerts)),
+                clustered.cluster_id, clustered.story_key, clustered.simhash, self.now,
+            ),
+        )  # fmt: skip
+        for match in item.matches:
+            hits = [[h.field, h.start, h.end, h.text] for h in match.hits]
+            self.db.execute(
+                "INSERT INTO matches VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (a.id, match.rule.id, match.rule.severity, json.dumps(hits), self.now),
+            )
+
+    def enqueue(self, alert: Alert, cluster_id: str, placement: Placement) -> None:
+        self.history.enqueue(alert, cluster_id, placement, self.now)
+
+    def finish_poll(
+        self, source_id: str, cursor: dict[str, Any], items: Sequence[Article], new_count: int
+    ) -> None:
+        """The items become the source's listing; the source is advanced."""
+        self._record_listing(source_id, items)
+        source_rows.record_success(self.db, source_id, cursor, self.now, len(items), new_count)
+
+    def _record_listing(self, source_id: str, items: Sequence[Article]) -> None:
+        """Make `items` the source's latest listing and mark them shown now.
+
+        A poll with no items (a 304, an unchanged body, an empty feed, a folder
+        with nothing new) keeps the listing it had: a feed that is quiet for
+        months still lists its items, and they must stay seen.
+        """
+        if not items:
+            return
+        db, now = self.db, self.now
+        shown = {identity.stored_id(db, a) for a in identity.identities(db, items)} - {None}
+        rows = db.execute("SELECT article_id FROM listings WHERE source_id = ?", (source_id,))
+        listed = {row[0] for row in rows}
+        db.executemany(
+            "DELETE FROM listings WHERE source_id = ? AND article_id = ?",
+            ((source_id, gone) for gone in listed - shown),
+        )
+        db.executemany(
+            "INSERT INTO listings VALUES (?, ?)", ((source_id, new) for new in shown - listed)
+        )
+        db.execute(
+            "UPDATE articles SET last_seen_at = ?"
+            " WHERE id IN (SELECT article_id FROM listings WHERE source_id = ?)",
+            (now, source_id),
+        )
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _utc_or_none(timestamp: float | None) -> datetime | None:
+    return None if timestamp is None else _utc(timestamp)
