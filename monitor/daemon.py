@@ -31,8 +31,10 @@ from monitor.config import Config
 from monitor.dispatch import Dispatcher
 from monitor.errors import Problem, UserError
 from monitor.fetch import Fetcher
+from monitor.listener import Listener
 from monitor.match import RuleSet, load_rules
 from monitor.match.loading import fingerprint
+from monitor.metrics import HEARTBEAT, Metrics, serve
 from monitor.notify import build_notifier
 from monitor.pipeline import Pipeline
 from monitor.settings import human_duration
@@ -71,15 +73,19 @@ class Daemon:
             threads={n.id: n.threads for n in notifiers.values()},
             digests={n.id: n.digest for n in config.notifiers if n.digest},
         )
-        self.pipeline = Pipeline(config, rules, self.store, notifiers, policy)
+        self.metrics = Metrics()
+        self.listener: Listener | None = None  # /metrics and /healthz, when `http:` is set
+        self.pipeline = Pipeline(config, rules, self.store, notifiers, policy, metrics=self.metrics)
         self.pipeline.regex_timeouts.update(self.store.get_meta("regex_timeouts") or {})
         self.refused_version = ""  # a broken rule set already reported
         self._record_rules()
-        self.dispatcher = Dispatcher(self.store, notifiers, configs)
+        self.dispatcher = Dispatcher(self.store, notifiers, configs, self.metrics)
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.stopping = False
 
     async def close(self) -> None:
+        if self.listener:
+            await asyncio.to_thread(self.listener.stop)
         await self.fetcher.aclose()
         self.pipeline.matching.shutdown(wait=True)
         self.store.close()
@@ -128,6 +134,11 @@ class Daemon:
             self._tracked(self._forget), "interval", id="retention", hours=6, next_run_time=now
         )
         scheduler.add_job(self._check_rules, "interval", id="rules", seconds=RULES_CHECK)
+        if self.config.http:
+            intervals = [(source.id, settings.interval) for source, settings in self.sources]
+            self.listener, watch = serve(self.config.http, str(self.config.path), self.metrics,
+                                         self.store, intervals, loop)  # fmt: skip
+            scheduler.add_job(watch.beat, "interval", id="heartbeat", seconds=HEARTBEAT)
         loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         scheduler.start()
         log.info(
