@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from pydantic import SecretStr, ValidationError
 
 from monitor.errors import Problem, UserError, did_you_mean, key_path, without_secrets
+from monitor.listener import ListenAddress, split_listen
 from monitor.notify import NOTIFIERS, NotifierConfig
 from monitor.plugins import Registry
 from monitor.settings import Duration, Strict, secret_fields, secret_values
@@ -47,6 +48,7 @@ class ConfigModel(Strict):
     defaults: Defaults = Defaults()
     sources: list[Any] = []
     notifiers: list[Any] = [{"id": "console", "type": "console"}]
+    http: ListenAddress = None
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Config:
     sources: list[SourceConfig]
     notifiers: list[NotifierConfig]
     disabled: dict[str, list[str]] = field(default_factory=dict)  # notifier id -> missing keys
+    http: tuple[str, int] | None = None  # where /metrics and /healthz listen; None: off
 
     @property
     def base_dir(self) -> Path:
@@ -116,6 +119,7 @@ def load_config(path: Path) -> Config:
         sources=[with_defaults(s, model.defaults) for s in sources],
         notifiers=notifiers,
         disabled={n.id: n.missing() for n in notifiers if n.missing()},
+        http=split_listen(model.http) if model.http else None,
     )
 
 

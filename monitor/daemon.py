@@ -36,8 +36,10 @@ from monitor.config import Config
 from monitor.dispatch import Dispatcher
 from monitor.errors import Problem, UserError
 from monitor.fetch import Fetcher
+from monitor.listener import Listener
 from monitor.match import RuleSet, load_rules
 from monitor.match.loading import fingerprint
+from monitor.metrics import LIVENESS_EVERY, Metrics, serve
 from monitor.notify import build_notifier
 from monitor.pipeline import Pipeline
 from monitor.settings import human_duration
@@ -79,15 +81,19 @@ class Daemon:
             threads={n.id: n.threads for n in notifiers.values()},
             digests={n.id: n.digest for n in config.notifiers if n.digest},
         )
+        self.metrics = Metrics()
+        self.listener: Listener | None = None  # /metrics and /healthz, when `http:` is set
         self.me = DaemonRow(
             f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}", socket.gethostname(),
             os.getpid(), __version__, rules.version, time.time(), time.time(),
         )  # fmt: skip
-        self.pipeline = Pipeline(config, rules, self.store, notifiers, policy, owner=self.me.id)
+        self.pipeline = Pipeline(
+            config, rules, self.store, notifiers, policy, owner=self.me.id, metrics=self.metrics
+        )
         self.pipeline.regex_timeouts.update(self.store.get_meta("regex_timeouts") or {})
         self.refused_version = ""  # a broken rule set already reported
         self._record_rules()
-        self.dispatcher = Dispatcher(self.store, notifiers, configs)
+        self.dispatcher = Dispatcher(self.store, notifiers, configs, self.metrics)
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.stopping = False
 
@@ -95,6 +101,8 @@ class Daemon:
         if not self.once:
             with contextlib.suppress(Exception):  # a database gone at exit: the row ages out
                 await self.store.call(self.store.sharing.leave, self.me.id)
+        if self.listener:
+            await asyncio.to_thread(self.listener.stop)
         await self.fetcher.aclose()
         self.pipeline.matching.shutdown(wait=True)
         self.store.close()
@@ -151,6 +159,11 @@ class Daemon:
         scheduler.add_job(
             self._beat, "interval", id="heartbeat", seconds=HEARTBEAT, next_run_time=now
         )
+        if self.config.http:
+            intervals = [(source.id, settings.interval) for source, settings in self.sources]
+            self.listener, watch = serve(self.config.http, str(self.config.path), self.metrics,
+                                         self.store, intervals, loop)  # fmt: skip
+            scheduler.add_job(watch.beat, "interval", id="liveness", seconds=LIVENESS_EVERY)
         loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         scheduler.start()
         log.info(

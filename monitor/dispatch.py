@@ -32,6 +32,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from monitor.alerts import Alert
 from monitor.logs import hide
+from monitor.metrics import Metrics
 from monitor.notify import Notifier, NotifierConfig, SendResult
 from monitor.notify.render import clip, one_line
 from monitor.settings import secret_values
@@ -45,9 +46,14 @@ ERROR_CHARS = 300  # of a server's error text, kept in the outbox and the log
 
 class Dispatcher:
     def __init__(
-        self, store: Store, notifiers: Mapping[str, Notifier], configs: Mapping[str, NotifierConfig]
+        self,
+        store: Store,
+        notifiers: Mapping[str, Notifier],
+        configs: Mapping[str, NotifierConfig],
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()
         self.notifiers = notifiers
         self.configs = configs
         self.secrets = {nid: secret_values(configs[nid]) for nid in notifiers}
@@ -111,6 +117,7 @@ class Dispatcher:
         thread = await self.store.call(self.store.outbox.parent_ref, row)
         await self._pace(notifier.id, config.pace)
         deadline = asyncio.timeout(config.timeout)
+        started = time.monotonic()
         try:
             async with deadline:
                 return await notifier.send(row.alert, thread=thread), False
@@ -122,6 +129,7 @@ class Dispatcher:
                       extra={"notifier": notifier.id, "alert": row.id})  # fmt: skip
             return SendResult.later(type(exc).__name__), False
         finally:
+            self.metrics.sent(notifier.id, time.monotonic() - started)
             self.next_send[notifier.id] = time.monotonic() + config.pace
 
     async def _pace(self, notifier_id: str, pace: float) -> None:

@@ -20,6 +20,7 @@ from monitor.alerts import AlertPolicy, build_alerts
 from monitor.article import Article
 from monitor.config import Config
 from monitor.match import RuleSet
+from monitor.metrics import Metrics
 from monitor.notify import Notifier
 from monitor.settings import human_duration
 from monitor.sources import PollResult, Source, SourceConfig, SourceError
@@ -48,6 +49,7 @@ class Pipeline:
     matching: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="match")
     )
+    metrics: Metrics = field(default_factory=Metrics)
 
     async def poll(self, source: Source, settings: SourceConfig) -> bool:
         """Poll once; on a shared database only if no daemon polled it within 90% of its
@@ -84,6 +86,7 @@ class Pipeline:
         timeouts_before = self.regex_timeouts.total()
         items = await self._match(fresh, alert_from)
         recorded = await self._record(source.id, result, items)
+        self.metrics.polled(source.id, len(recorded))
         if self.regex_timeouts.total() != timeouts_before:
             await store.call(store.put_meta, "regex_timeouts", dict(self.regex_timeouts))
         queued = sum(len(item.alerts) for item in recorded)
@@ -149,13 +152,16 @@ class Pipeline:
         return [self._evaluate(article, alert_from) for article in chunk]
 
     def _evaluate(self, article: Article, alert_from: datetime | None) -> NewArticle:
+        started = time.perf_counter()
         matches = self.rules.match(article, timeouts=self.regex_timeouts)
+        self.metrics.matched(matches, time.perf_counter() - started)
         if not matches or alert_from is None or article.when < alert_from:
             return NewArticle(article, matches)
         alerts = build_alerts(article, matches, self.config.defaults.notify, self.notifiers.keys())
         return NewArticle(article, matches, alerts)
 
     async def _failed(self, source_id: str, error: str, settings: SourceConfig) -> None:
+        self.metrics.poll_failed(source_id)
         streak = await self.store.call(self.store.record_failure, source_id, error)
         if streak == 1:
             log.warning(

@@ -149,8 +149,7 @@ def test_a_postgres_state_needs_a_database_and_a_valid_url(tmp_path):
     assert problem.key == "state" and "names no database" in problem.message
     [problem] = problems(write(tmp_path, "state: postgresql://u:secretpw@h:port/db\n"))
     assert problem.key == "state" and "not a valid PostgreSQL URL" in problem.message
-    for problem in [problem]:
-        assert "secretpw" not in f"{problem.message} {problem.hint} {problem.source_line}"
+    assert "secretpw" not in f"{problem.message} {problem.hint} {problem.source_line}"
 
 
 def test_a_state_url_of_another_kind_is_refused_without_its_password(tmp_path):

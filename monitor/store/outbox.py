@@ -189,6 +189,13 @@ class Outbox:
         rows = self.db.execute("SELECT status, count(*) FROM outbox GROUP BY status")
         return dict.fromkeys(STATUSES, 0) | {r[0]: r[1] for r in rows}
 
+    def oldest_pending(self) -> float | None:
+        """When the oldest alert waiting to be sent was queued (for /metrics)."""
+        row = self.db.execute(
+            "SELECT min(created_at) FROM outbox WHERE status = 'pending'"
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
     def recent(self, limit: int = 10, status: str | None = None) -> list[OutboxRow]:
         query = "SELECT * FROM outbox" + (" WHERE status = ?" if status else "")
         params: tuple[Any, ...] = (status,) if status else ()
