@@ -270,6 +270,162 @@ class SlackServer(LocalServer):
         return self.url + "/api/"
 
 
+# ---- chaos: a growing feed that records overlapping polls, a flaky Slack ---------------
+
+
+class GrowingFeed:
+    """A feed that gains one item every `every` seconds while publishing (see `LiveFeedServer`).
+
+    Item i has guid `chaos-i` and link `https://news.example/chaos/i`; one in `match_every`
+    says "Nvidia" (the test rule's word), the rest do not. Every response waits a random
+    `delay` (seconds, low and high) so that two polls of the feed at once would overlap, and
+    `overlaps` counts the requests that arrived while another was in flight; `overlap_log`
+    has (start of the oldest one in flight, start of the new one) for each, monotonic times.
+    """
+
+    def __init__(
+        self,
+        every: float = 0.25,
+        match_every: int = 3,
+        delay: tuple[float, float] = (0.05, 0.15),
+        seed: int | None = None,
+    ) -> None:
+        self.every, self.match_every, self.delay = every, match_every, delay
+        self.rng = random.Random(seed)
+        self.items: list[dict[str, str]] = []
+        self.lock = threading.Lock()
+        self.in_flight = self.overlaps = self.polls = 0
+        self.started: list[float] = []  # when each request in flight arrived
+        self.overlap_log: list[tuple[float, float]] = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._publish, daemon=True)
+
+    @staticmethod
+    def link(i: int) -> str:
+        return f"https://news.example/chaos/{i}"
+
+    def matches(self, i: int) -> bool:
+        return i % self.match_every == 0
+
+    @property
+    def matched(self) -> set[str]:
+        """The links of the items published so far that the rule matches."""
+        with self.lock:
+            return {self.link(i) for i in range(len(self.items)) if self.matches(i)}
+
+    def publish_one(self) -> None:
+        with self.lock:
+            i = len(self.items)
+            word = "Nvidia" if self.matches(i) else "Quiet"
+            self.items.append(
+                {
+                    "title": f"{word} chaos story number {i}",
+                    "link": self.link(i),
+                    "guid": f"chaos-{i}",
+                    "description": f"{word} item {i} of the chaos feed.",
+                    "pubDate": http_date(),
+                }
+            )
+
+    def _publish(self) -> None:
+        while not self.stopping.wait(self.every):
+            self.publish_one()
+
+    def start(self) -> GrowingFeed:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop publishing (the feed keeps answering with what it has)."""
+        self.stopping.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def body(self) -> bytes:
+        with self.lock:
+            return rss(list(self.items), title="Chaos feed")
+
+
+class _LiveFeedHandler(_FeedHandler):
+    def do_GET(self) -> None:
+        app: LiveFeedServer = self.server.app  # type: ignore[attr-defined]
+        feed = app.feeds.get(self.path)
+        if feed is None:
+            super().do_GET()
+            return
+        app.requests.append({"path": self.path, "headers": dict(self.headers)})
+        with feed.lock:
+            now = time.monotonic()
+            feed.polls += 1
+            feed.in_flight += 1
+            if feed.started:
+                feed.overlaps += 1
+                feed.overlap_log.append((min(feed.started), now))
+            feed.started.append(now)
+            pause = feed.rng.uniform(*feed.delay)
+        try:
+            time.sleep(pause)
+            self._send(200, feed.body(), "application/rss+xml; charset=utf-8")
+        finally:
+            with feed.lock:
+                feed.in_flight -= 1
+                feed.started.remove(now)
+
+
+class LiveFeedServer(FeedServer):
+    """A FeedServer (its `routes` still work) that also serves `GrowingFeed`s."""
+
+    handler_class = _LiveFeedHandler
+
+    def __init__(self) -> None:
+        self.feeds: dict[str, GrowingFeed] = {}
+        super().__init__()
+
+    def grow(self, path: str, feed: GrowingFeed) -> str:
+        self.feeds[path] = feed
+        return self.url + path
+
+    def stop(self) -> None:
+        for feed in self.feeds.values():
+            feed.stop()
+        super().stop()
+
+
+@dataclass
+class TimedReply(SlackReply):
+    at: float = 0.0  # time.monotonic() when the request arrived
+
+
+class FlakySlackServer(SlackServer):
+    """A SlackServer that fails `failure_rate` of sends at random, a third each: 500, 429 with
+    Retry-After: 1, and a dropped connection. `arrivals` keeps every request's arrival time
+    per path (a webhook path is a channel); each `delivered` record's reply has its `at`."""
+
+    def __init__(self, failure_rate: float = 0.3, seed: int | None = None) -> None:
+        super().__init__()
+        self.failure_rate = failure_rate
+        self.rng = random.Random(seed)
+        self.arrivals: dict[str, list[float]] = {}
+        self.failures = {"500": 0, "429": 0, "drop": 0}
+
+    def next_reply(self, path: str) -> SlackReply:
+        with self.lock:
+            now = time.monotonic()
+            self.arrivals.setdefault(path, []).append(now)
+            if self.script:
+                return TimedReply(**vars(self.script.pop(0)), at=now)
+            roll = self.rng.random() / self.failure_rate if self.failure_rate else 1.0
+            if roll >= 1.0:
+                return TimedReply(at=now)
+            kind = "500" if roll < 1 / 3 else "429" if roll < 2 / 3 else "drop"
+            self.failures[kind] += 1
+            if kind == "500":
+                return TimedReply(500, at=now)
+            if kind == "429":
+                return TimedReply(429, retry_after="1", at=now)
+            return TimedReply(drop=True, at=now)
+
+
 class _DripHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         app: DripServer = self.server.app  # type: ignore[attr-defined]
