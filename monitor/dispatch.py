@@ -41,6 +41,7 @@ from monitor.store import OutboxRow, Store
 log = logging.getLogger("monitor")
 LEASE = 600.0
 RETRY_AFTER_LIMITS = (1.0, 3600.0)
+TURN_MARGIN = 5.0  # a shared channel's turn outlasts the send's deadline by this much
 ERROR_CHARS = 300  # of a server's error text, kept in the outbox and the log
 
 
@@ -97,25 +98,39 @@ class Dispatcher:
 
     async def _drain(self, notifier_id: str, ignore_backoff: bool) -> bool:
         """Send this notifier's due alerts one by one (each claimed just before its send, so
-        none is left in flight when the drain stops early)."""
+        none is left in flight when the drain stops early).
+
+        On a shared database the notifier's turn is taken first and the alert claimed
+        in it, under a lease as short as the send's deadline: an alert held by a daemon
+        that died is sent by another within a minute.
+        """
         notifier, outbox = self.notifiers[notifier_id], self.store.outbox
+        config = self.configs[notifier_id]
+        shared = self.store.shared and config.pace > 0
+        lease = config.timeout + TURN_MARGIN + 20 if self.store.shared else LEASE
         last, ok = 0, True
         while True:
+            held_until = await self._take_turn(notifier_id, config) if shared else None
             now = float("inf") if ignore_backoff else time.time()
-            rows = await self.store.call(outbox.claim, notifier_id, 1, LEASE, now, after=last)
+            rows = await self.store.call(outbox.claim, notifier_id, 1, lease, now, after=last)
             if not rows:
+                await self._end_turn(notifier_id, held_until, 0.0)
                 return ok
             last = rows[0].id
-            result, stalled = await self._attempt(notifier, rows[0])
+            result, stalled = await self._attempt(notifier, rows[0], held_until)
             ok &= await self._settle(notifier_id, rows[0], result)
             if stalled:
                 return False  # its peer is stuck: the rest wait for the next dispatch
 
-    async def _attempt(self, notifier: Notifier, row: OutboxRow) -> tuple[SendResult, bool]:
-        """One send, paced and under the notifier's deadline; (result, ran out of time)."""
+    async def _attempt(
+        self, notifier: Notifier, row: OutboxRow, held_until: float | None
+    ) -> tuple[SendResult, bool]:
+        """One send, paced and under the notifier's deadline; (result, ran out of time).
+        `held_until`: the shared turn this send was given, if it was given one."""
         config = self.configs[notifier.id]
         thread = await self.store.call(self.store.outbox.parent_ref, row)
-        await self._pace(notifier.id, config.pace)
+        if held_until is None:
+            await asyncio.sleep(self.next_send.get(notifier.id, 0.0) - time.monotonic())
         deadline = asyncio.timeout(config.timeout)
         started = time.monotonic()
         try:
@@ -131,15 +146,23 @@ class Dispatcher:
         finally:
             self.metrics.sent(notifier.id, time.monotonic() - started)
             self.next_send[notifier.id] = time.monotonic() + config.pace
+            await self._end_turn(notifier.id, held_until, config.pace)
 
-    async def _pace(self, notifier_id: str, pace: float) -> None:
-        """Wait for this notifier's turn: `pace` after its last send; on a shared database,
-        after the last send of any daemon (each takes the next slot from the database)."""
-        if self.store.shared and pace > 0:
-            slot = await self.store.call(self.store.sharing.send_slot, notifier_id, pace)
-            await asyncio.sleep(slot - time.time())
-        else:
-            await asyncio.sleep(self.next_send.get(notifier_id, 0.0) - time.monotonic())
+    async def _end_turn(self, notifier_id: str, held_until: float | None, pace: float) -> None:
+        if held_until is not None:
+            free_at = time.time() + pace
+            await self.store.call(self.store.sharing.end_turn, notifier_id, held_until, free_at)
+
+    async def _take_turn(self, notifier_id: str, config: NotifierConfig) -> float:
+        """Wait for this notifier's turn on a shared database: one daemon sends at a time,
+        `pace` after the last send of any ended. Returns until when the turn is held (the
+        send's deadline, and a margin), to give it back after the send."""
+        while True:
+            held_until = time.time() + config.timeout + TURN_MARGIN
+            free_at = await self.store.call(self.store.sharing.take_turn, notifier_id, held_until)
+            if free_at is None:
+                return held_until
+            await asyncio.sleep(min(max(free_at - time.time(), 0.02), config.pace))
 
     async def _settle(self, notifier_id: str, row: OutboxRow, result: SendResult) -> bool:
         """Record what the send came to; the error text redacted before it is kept anywhere."""

@@ -3,7 +3,8 @@
 Each is one statement, atomic on both engines, so no daemon coordinates another:
 - a *lease* names a piece of work (a source's poll, a retention run) and who holds it
   until when; a daemon that dies leaves a lease that simply runs out;
-- *pacing* hands out a notifier's send times one `pace` apart, whoever sends;
+- *pacing* gives one daemon at a time a notifier's turn to send, free again `pace`
+  after that send ended, whoever sends next;
 - the *daemons* table is each daemon's heartbeat, for `status`.
 On SQLite one daemon holds the file, and the daemon does not ask.
 """
@@ -46,16 +47,31 @@ def hold_lease(db: Database, name: str, owner: str, until: float) -> None:
     )
 
 
-def send_slot(db: Database, notifier_id: str, pace: float, now: float) -> float:
-    """The time this notifier may send next, taken: the next daemon to ask gets `pace` later."""
-    row = db.execute(
-        "INSERT INTO pacing (notifier_id, next_at) VALUES (?, ?)"
-        " ON CONFLICT (notifier_id) DO UPDATE SET next_at ="
-        " CASE WHEN pacing.next_at > ? THEN pacing.next_at ELSE ? END + ?"
-        " RETURNING next_at",
-        (notifier_id, now + pace, now, now, pace),
-    ).fetchone()
-    return float(row[0]) - pace
+def take_turn(db: Database, notifier_id: str, hold_until: float, now: float) -> float | None:
+    """Take this notifier's turn to send, held until `hold_until` at the latest, if the
+    channel is free now: None. Otherwise the time it frees (another daemon is sending, or
+    sent less than `pace` ago)."""
+    db.execute(
+        "INSERT INTO pacing (notifier_id, next_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        (notifier_id, 0.0),
+    )
+    taken = db.execute(
+        "UPDATE pacing SET next_at = ? WHERE notifier_id = ? AND next_at <= ?",
+        (hold_until, notifier_id, now),
+    )
+    if taken.rowcount == 1:
+        return None
+    row = db.execute("SELECT next_at FROM pacing WHERE notifier_id = ?", (notifier_id,))
+    return float(row.fetchone()[0])
+
+
+def end_turn(db: Database, notifier_id: str, held_until: float, free_at: float) -> None:
+    """The send is over: the channel is free again at `free_at` (the end of it, plus `pace`).
+    A turn that ran out (`held_until` passed, another daemon took it) is left alone."""
+    db.execute(
+        "UPDATE pacing SET next_at = ? WHERE notifier_id = ? AND next_at = ?",
+        (free_at, notifier_id, held_until),
+    )
 
 
 def beat(db: Database, daemon: DaemonRow) -> None:

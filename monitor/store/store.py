@@ -192,9 +192,13 @@ class Sharing:
         with self.db.transaction(serial=False) as db:
             shared.hold_lease(db, name, owner, until)
 
-    def send_slot(self, notifier_id: str, pace: float) -> float:
+    def take_turn(self, notifier_id: str, hold_until: float) -> float | None:
         with self.db.transaction(serial=False) as db:
-            return shared.send_slot(db, notifier_id, pace, time.time())
+            return shared.take_turn(db, notifier_id, hold_until, time.time())
+
+    def end_turn(self, notifier_id: str, held_until: float, free_at: float) -> None:
+        with self.db.transaction(serial=False) as db:
+            shared.end_turn(db, notifier_id, held_until, free_at)
 
     def beat(self, daemon: shared.DaemonRow) -> None:
         with self.db.transaction(serial=False) as db:

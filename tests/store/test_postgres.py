@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -88,10 +87,17 @@ def test_a_lease_is_held_by_one_daemon_until_it_runs_out(two):
     assert not first.take_lease("source:wire", "a", now + 60)
 
 
-def test_send_slots_are_a_pace_apart_whichever_daemon_asks(two):
-    slots = [two[n % 2].sharing.send_slot("slack", 0.5) for n in range(6)]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(slots)]
-    assert all(gap == pytest.approx(0.5) for gap in gaps)
+def test_one_daemon_at_a_time_has_a_notifiers_turn_free_again_a_pace_after(two):
+    first, second = (store.sharing for store in two)
+    now = time.time()
+    assert first.take_turn("slack", now + 20) is None  # sending
+    assert second.take_turn("slack", now + 20) == now + 20  # waits for it
+    first.end_turn("slack", now + 20, now + 0.5)  # sent: free half a second on
+    assert second.take_turn("slack", now + 30) == now + 0.5
+    time.sleep(max(0.0, now + 0.5 - time.time()) + 0.01)
+    assert second.take_turn("slack", time.time() + 20) is None
+    first.end_turn("slack", now + 20, now)  # a turn that ran out changes nothing
+    assert first.take_turn("slack", time.time() + 20) is not None
 
 
 def test_a_restarted_server_is_reconnected_and_nothing_is_lost(
