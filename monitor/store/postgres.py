@@ -152,6 +152,14 @@ def _dialect(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def _storable(params: Sequence[Any]) -> Sequence[Any]:
+    """PostgreSQL's text cannot hold NUL, which SQLite stores: a server's error text with
+    one must not fail the write that records it (articles are cleaned when made)."""
+    if not any(isinstance(p, str) and "\0" in p for p in params):
+        return params
+    return [p.replace("\0", "\ufffd") if isinstance(p, str) else p for p in params]
+
+
 class PostgresDatabase:
     shared = True
     skip_locked = " FOR UPDATE SKIP LOCKED"
@@ -173,10 +181,10 @@ class PostgresDatabase:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Row]:
         if not params:
             return self.conn.execute(sql.replace("%", "%%") if "%" in sql else sql)
-        return self.conn.execute(_dialect(sql), params)
+        return self.conn.execute(_dialect(sql), _storable(params))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = list(rows)
+        rows = [_storable(row) for row in rows]
         if rows:
             with self.conn.cursor() as cursor:
                 cursor.executemany(_dialect(sql), rows)

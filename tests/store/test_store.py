@@ -215,3 +215,12 @@ def test_a_failed_transaction_leaves_nothing_behind(store, tmp_path):
     assert store.source_state("a").primed is False
     assert store.outbox.counts()["pending"] == 0
     assert record_poll(store, "a", {"etag": "v1"}, [], [item]) == [item]  # and works again
+
+
+def test_a_servers_error_text_with_a_nul_is_kept_on_both_engines(store, tmp_path):
+    """PostgreSQL's text cannot hold NUL: the retry must still be recorded, not fail."""
+    record_poll(store, "a", {}, [], [alerting(Article("a", title="Nvidia", guid="g"), tmp_path)])
+    [row] = claim(store)
+    assert store.outbox.retry(row, "HTTP 500: bad\x00reply", delay=60)
+    [kept] = store.outbox.recent()
+    assert kept.status == "pending" and kept.last_error.startswith("HTTP 500: bad")
