@@ -24,7 +24,7 @@ from monitor.notify import NOTIFIERS, NotifierConfig
 from monitor.plugins import Registry
 from monitor.settings import Duration, Strict, secret_fields, secret_values
 from monitor.sources import SOURCES, SourceConfig, SourceDefaults, with_defaults
-from monitor.store.postgres import is_postgres, redact_url, url_password, url_problem
+from monitor.store.postgres import is_postgres, redact_url, url_passwords, url_problem
 from monitor.yamlsrc import Document, Loc, load_yaml, validation_problems
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,7 @@ class Config:
     def secrets(self) -> list[str]:
         """Every secret of every source and notifier, found by its type (`SecretStr`), and the
         password of the state database."""
-        password = url_password(self.state)
-        return secret_values([*self.sources, *self.notifiers]) + ([password] if password else [])
+        return secret_values([*self.sources, *self.notifiers]) + url_passwords(self.state)
 
 
 def load_config(path: Path) -> Config:
@@ -95,8 +94,8 @@ def load_config(path: Path) -> Config:
     sources = _typed(doc, raw_sources, "sources", SOURCES, problems)
     notifiers = _typed(doc, raw_notifiers, "notifiers", NOTIFIERS, problems)
     secrets = raw_secrets(raw_sources, SOURCES) + raw_secrets(raw_notifiers, NOTIFIERS)
-    if isinstance(doc.data.get("state"), str) and (password := url_password(doc.data["state"])):
-        secrets.append(password)
+    if isinstance(doc.data.get("state"), str):
+        secrets += url_passwords(doc.data["state"])
     problems = [without_secrets(problem, secrets) for problem in problems]
     if model is None:
         raise UserError(problems)

@@ -69,8 +69,10 @@ class Daemon:
                 "%d alerts were in flight when the last run stopped; sending again", released
             )
         # Notifiers only change with the config, that is at start: alerts for a removed one
-        # go dead (and can be retried with `alerts retry`) instead of waiting forever.
-        self.store.outbox.orphans_dead(n.id for n in config.notifiers)
+        # go dead (and can be retried with `alerts retry`) instead of waiting forever. Not
+        # on a shared database: another daemon's config may have a notifier this one lacks.
+        if not self.store.shared:
+            self.store.outbox.orphans_dead(n.id for n in config.notifiers)
         self.fetcher = Fetcher(config.defaults.user_agent)
         context = SourceContext(self.fetcher, config.base_dir, once=once)
         self.sources = [(build_source(s, context), s) for s in config.sources if s.enabled]

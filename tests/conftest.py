@@ -229,3 +229,17 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     yield url
     if postgres_server.running:  # a test may have left it stopped
         postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def each_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The store on each engine in turn: SQLite, then a fresh PostgreSQL database."""
+    from monitor.store import open_store
+
+    if request.param == "sqlite":
+        url = "sqlite:///state/t.db"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    opened = open_store(url, tmp_path)
+    yield opened
+    opened.close()

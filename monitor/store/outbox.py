@@ -91,10 +91,11 @@ class Outbox:
     def orphans_dead(self, notifier_ids: Iterable[str]) -> int:
         """Pending alerts for notifiers no longer in the config: dead (and retryable), not lost."""
         ids = list(notifier_ids)
+        others = f" AND notifier_id NOT IN ({_marks(ids)})" if ids else ""
         with self.db.transaction() as db:
             return db.execute(
                 "UPDATE outbox SET status = 'dead', last_error = 'no notifier with this id in the"
-                f" config' WHERE status = 'pending' AND notifier_id NOT IN ({_marks(ids)})",
+                f" config' WHERE status = 'pending'{others}",
                 ids,
             ).rowcount
 
@@ -122,6 +123,8 @@ class Outbox:
     def requeue(self, ids: Iterable[int] = (), all_dead: bool = False) -> int:
         """Dead alerts (these, or all of them) pending again, with a fresh deadline."""
         ids = list(ids)
+        if not (ids or all_dead):
+            return 0
         where = "status = 'dead'" + ("" if all_dead else f" AND id IN ({_marks(ids)})")
         with self.db.transaction() as db:
             return db.execute(

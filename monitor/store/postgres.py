@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import psycopg
 from psycopg.rows import RowMaker
@@ -25,9 +26,11 @@ from monitor.store.sqlite import check_version
 SCHEMES = ("postgresql", "postgres")
 SERIAL_LOCK = 0x74726164  # the advisory lock of serial transactions ("trad")
 CONNECT_TIMEOUT = 10
+IDLE_IN_TRANSACTION_MS = 10_000  # our transactions never wait between statements
 
 # Append a migration; never edit one that has shipped. Version 1 is the schema the SQLite
-# engine reached in its fifth migration, in PostgreSQL's types.
+# engine reached in its fifth migration, in PostgreSQL's types. Links and story keys are
+# indexed by hash: a B-tree refuses a key over 2,704 bytes, and a feed may send such a link.
 MIGRATIONS: list[str] = [
     """
     CREATE TABLE articles (
@@ -50,10 +53,11 @@ MIGRATIONS: list[str] = [
         simhash BIGINT NOT NULL DEFAULT 0,
         last_seen_at DOUBLE PRECISION
     );
-    CREATE INDEX articles_canonical_url ON articles(canonical_url) WHERE canonical_url != '';
+    CREATE INDEX articles_canonical_url ON articles USING hash (canonical_url)
+        WHERE canonical_url != '';
     CREATE INDEX articles_content_hash ON articles(content_hash);
     CREATE INDEX articles_first_seen ON articles(first_seen_at);
-    CREATE INDEX articles_story_key ON articles(story_key) WHERE story_key != '';
+    CREATE INDEX articles_story_key ON articles USING hash (story_key) WHERE story_key != '';
     CREATE INDEX articles_last_seen ON articles(last_seen_at);
     CREATE TABLE matches (
         article_id TEXT NOT NULL REFERENCES articles(id),
@@ -174,13 +178,18 @@ class PostgresDatabase:
             raise
 
     def _connect(self) -> psycopg.Connection[Row]:
+        """A connection that cannot hold the serial lock for long if its daemon freezes
+        (SIGSTOP, a network cut): the server ends a transaction idle for 10 s, and
+        TCP keepalives find a dead peer within about a minute."""
         return psycopg.connect(
-            self.url, autocommit=True, row_factory=_rows, connect_timeout=CONNECT_TIMEOUT
-        )
+            self.url, autocommit=True, row_factory=_rows, connect_timeout=CONNECT_TIMEOUT,
+            keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3,
+            options=f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
+        )  # fmt: skip
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Row]:
-        if not params:
-            return self.conn.execute(sql.replace("%", "%%") if "%" in sql else sql)
+        if not params:  # sent as written: psycopg reads no placeholders without parameters
+            return self.conn.execute(sql)
         return self.conn.execute(_dialect(sql), _storable(params))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -203,7 +212,9 @@ class PostgresDatabase:
         self.conn.execute("COMMIT")
 
     def lost(self, exc: BaseException) -> bool:
-        return isinstance(exc, psycopg.OperationalError) or self.conn.closed or self.conn.broken
+        """Only the connection: a refused statement (a row too large for an index, a
+        deadlock) raises OperationalError too, but repeating it would fail again."""
+        return isinstance(exc, psycopg.Error) and (self.conn.closed or self.conn.broken)
 
     def reconnect(self) -> None:
         self.conn.close()
@@ -226,43 +237,49 @@ class PostgresDatabase:
 
 
 def is_postgres(url: str) -> bool:
-    return urlsplit(url).scheme in SCHEMES
+    return url.partition("://")[0].lower() in SCHEMES
+
+
+# The user and password of a URL, the password read up to the LAST "@": a password with an
+# unencoded "@", "/", "#" or "?" is still hidden whole, however libpq splits it.
+USERINFO = re.compile(
+    r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*):(?P<password>.*)@(?=[^@]*$)", re.S
+)
+QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#]*)", re.I)
 
 
 def redact_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    """The URL without its password (in the user part or as `?password=`), for messages."""
+    url = USERINFO.sub(r"\g<head>:***@", url)
+    return QUERY_PASSWORD.sub(r"\g<1>***", url)
 
 
-def url_password(url: str) -> str | None:
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
+def url_passwords(url: str) -> list[str]:
+    """Every text a URL's password may show as in a message: as written, decoded, and as
+    libpq reads it. Each is kept out of logs and errors."""
+    found = []
+    if match := USERINFO.match(url):
+        found += [match["password"], *match["password"].split("@")]  # as libpq may split it
+    found += [value for _, value in QUERY_PASSWORD.findall(url)]
+    with contextlib.suppress(psycopg.Error):
+        found.append(psycopg.conninfo.conninfo_to_dict(url).get("password") or "")
+    found += [unquote(text) for text in found]
+    return [text for text in dict.fromkeys(found) if text]
 
 
 def url_problem(url: str) -> str | None:
-    """What is wrong with a postgresql:// URL before connecting; None if it looks usable."""
+    """What is wrong with a postgresql:// URL before connecting (as libpq reads it); None
+    if it looks usable. The message never shows the password."""
     try:
-        parts = urlsplit(url)
-        _ = parts.port  # a port that is not a number raises here
-    except ValueError as exc:
-        return f"not a valid PostgreSQL URL: {exc}"
-    if not parts.path.strip("/"):
-        return "the URL names no database (postgresql://user@host/DATABASE)"
-    try:
-        psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.ProgrammingError as exc:
+        settings = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error as exc:
         return f"not a valid PostgreSQL URL: {hide_password(str(exc), url)}"
+    if not settings.get("dbname"):
+        return "the URL names no database (postgresql://user@host/DATABASE)"
     return None
 
 
 def hide_password(text: str, url: str) -> str:
-    password = url_password(url)
-    return text.replace(password, "***") if password else text
+    for password in sorted(url_passwords(url), key=len, reverse=True):
+        text = text.replace(password, "***")
+    return text

@@ -71,10 +71,9 @@ def record_failure(db: Database, source_id: str, error: str, now: float) -> int:
 
 def forget_sources(db: Database, older_than: float, kept: Collection[str]) -> None:
     """Forget, with their listings, the sources not in `kept` and not polled since `older_than`."""
-    gone = (
-        "SELECT source_id FROM sources WHERE coalesce(last_poll_at, 0) < ?"
-        f" AND source_id NOT IN ({', '.join('?' * len(kept))})"
-    )
+    gone = "SELECT source_id FROM sources WHERE coalesce(last_poll_at, 0) < ?"
+    if kept:
+        gone += f" AND source_id NOT IN ({', '.join('?' * len(kept))})"
     db.execute(f"DELETE FROM listings WHERE source_id IN ({gone})", (older_than, *kept))
     db.execute(f"DELETE FROM sources WHERE source_id IN ({gone})", (older_than, *kept))
 
