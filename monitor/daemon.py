@@ -49,13 +49,14 @@ from monitor.sources import (
     SourceContext,
     build_source,
 )
-from monitor.store import open_store, sqlite_path
+from monitor.store import SourceState, open_store, sqlite_path
 from monitor.store.shared import HEARTBEAT, DaemonRow
 
 log = logging.getLogger("monitor")
 STOP_GRACE = 10.0
 RULES_CHECK = 2.0  # seconds between looks at the rule files
 RETENTION_EVERY = 6 * 3600.0
+START_RATE = 20.0  # first polls a second after a start
 
 
 class Daemon:
@@ -112,7 +113,9 @@ class Daemon:
             self.lock.close()
 
     async def run_once(self) -> int:
-        """Poll every source once, deliver what is queued; 1 if anything failed (for cron)."""
+        """Poll every source once, deliver what is queued; 1 if anything failed (for cron,
+        whose schedule this is: a failing source's backoff does not apply)."""
+        self.pipeline.obey_backoff = False
         try:
             polled = await asyncio.gather(*(self.pipeline.poll(s, c) for s, c in self.sources))
             delivered = await self.dispatcher.dispatch(ignore_backoff=True)
@@ -127,15 +130,17 @@ class Daemon:
             loop.add_signal_handler(signum, stop.set)
         scheduler = AsyncIOScheduler(timezone=UTC)
         now = datetime.now(UTC)
-        for source, settings in self.sources:
+        states = {s.source_id: s for s in await self.store.call(self.store.source_states)}
+        for number, (source, settings) in enumerate(self.sources):
             interval = settings.interval
+            first = first_poll(states.get(source.id), interval, now.timestamp(), number)
             scheduler.add_job(
                 self._tracked(self._poll_and_dispatch),
                 "interval",
                 args=[source, settings],
                 seconds=interval,
                 id=f"source:{source.id}",
-                next_run_time=now,
+                next_run_time=datetime.fromtimestamp(first, UTC),
                 coalesce=True,
                 max_instances=1,
                 jitter=min(interval * 0.1, 30),
@@ -287,6 +292,20 @@ class Daemon:
         self.in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("job failed", exc_info=task.exception())
+
+
+def first_poll(state: SourceState | None, interval: float, now: float, number: int) -> float:
+    """When a source is first polled after a start.
+
+    A restart resumes the schedule: a source polled before is due an interval
+    after its last poll, or when its backoff ends. The first polls of many
+    sources are spread, START_RATE a second (1,000 sources over 50 s), never
+    more than an interval late, so a start is not a burst at every host.
+    """
+    due = now + min(number / START_RATE, interval)
+    if state is not None and state.last_poll_at is not None:
+        due = max(due, state.next_due_at or state.last_poll_at + interval)
+    return due
 
 
 LOCK_HINT = "the state folder must be writable by this user"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,8 @@ from monitor.store import Store
 log = logging.getLogger("monitor")
 GAP_MIN_ITEMS = 5  # a feed this short is often wholly new; no warning below it
 CHUNK = 200  # new articles matched (and recorded) in one go before others get a turn
+BACKOFF_MAX = 6 * 3600.0  # the longest wait between two polls of a failing source
+LEASE_SPAN = 15.0  # seconds a poll's lease lasts unless renewed (every third of that)
 LEASE_SHARE = 0.9  # of a source's interval, in which no other daemon polls it again
 
 
@@ -43,6 +46,7 @@ class Pipeline:
     notifiers: dict[str, Notifier]
     policy: AlertPolicy
     owner: str = ""  # this daemon, as the leases of a shared database name it
+    obey_backoff: bool = True  # False for `run --once`: when it runs is cron's business
     # Regex timeouts by rule id, since the state file was made: run-time counts, kept here
     # rather than in the rule set, which every reload replaces.
     regex_timeouts: Counter[str] = field(default_factory=Counter)
@@ -53,23 +57,33 @@ class Pipeline:
 
     async def poll(self, source: Source, settings: SourceConfig) -> bool:
         """Poll once; on a shared database only if no daemon polled it within 90% of its
-        interval (a lease held through the poll, then until the next is due)."""
+        interval. The lease is held in short spans renewed while the poll runs, so a
+        daemon killed mid-poll leaves the source to the others within LEASE_SPAN."""
         store = self.store
         if not store.shared:
             return await self._poll(source, settings)
         lease, started = f"source:{source.id}", time.time()
-        until = started + settings.timeout * 3 + 60  # past the poll's own deadline
-        if not await store.call(store.sharing.take_lease, lease, self.owner, until):
+        if not await store.call(store.sharing.take_lease, lease, self.owner, started + LEASE_SPAN):
             return True  # another daemon polls it, or just did
+        keeping = asyncio.create_task(self._keep_lease(lease))
         try:
             return await self._poll(source, settings)
         finally:
+            keeping.cancel()
             next_due = started + settings.interval * LEASE_SHARE
             await store.call(store.sharing.hold_lease, lease, self.owner, next_due)
+
+    async def _keep_lease(self, lease: str) -> None:
+        store = self.store
+        while True:
+            await asyncio.sleep(LEASE_SPAN / 3)
+            await store.call(store.sharing.hold_lease, lease, self.owner, time.time() + LEASE_SPAN)
 
     async def _poll(self, source: Source, settings: SourceConfig) -> bool:
         store = self.store
         state = await store.call(store.source_state, source.id)
+        if self.obey_backoff and state.next_due_at and time.time() < state.next_due_at:
+            return True  # failing, and backing off: not due yet
         started = time.monotonic()
         try:
             async with asyncio.timeout(settings.timeout * 3 + 30):
@@ -163,17 +177,36 @@ class Pipeline:
     async def _failed(self, source_id: str, error: str, settings: SourceConfig) -> None:
         self.metrics.poll_failed(source_id)
         streak = await self.store.call(self.store.record_failure, source_id, error)
+        now = time.time()
+        due = retry_at(settings.interval, streak, now)
+        await self.store.call(self.store.back_off, source_id, due)
         if streak == 1:
             log.warning(
-                "poll failed: %s (retrying every %s; logged once until it recovers)",
+                "poll failed: %s (trying again in %s, and less often while it fails;"
+                " logged once until it recovers)",
                 error,
-                human_duration(settings.interval),
+                human_duration(round(due - now)),
                 extra={"source": source_id},
             )
         else:
             log.debug(
-                "poll failed again (%d in a row): %s", streak, error, extra={"source": source_id}
-            )
+                "poll failed again (%d in a row), next try in %s: %s",
+                streak, human_duration(round(due - now)), error, extra={"source": source_id},
+            )  # fmt: skip
+
+
+def retry_at(
+    interval: float, streak: int, now: float, draw: Callable[[], float] = random.random
+) -> float:
+    """When to poll a source again after `streak` failures in a row.
+
+    The wait doubles with each failure, from the source's interval up to
+    BACKOFF_MAX (6 h), and is drawn between half of that and all of it, so
+    sources that failed together (one host down) spread out when it is back;
+    never sooner than the interval.
+    """
+    ceiling = min(BACKOFF_MAX, interval * 2.0 ** min(streak - 1, 40))
+    return now + max(interval, ceiling * (0.5 + draw() / 2))
 
 
 def _warn_gap(source_id: str, articles: Sequence[Article], settings: SourceConfig) -> None:

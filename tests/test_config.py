@@ -147,7 +147,7 @@ def test_defaults_notify_must_name_a_notifier(tmp_path):
 def test_a_postgres_state_needs_a_database_and_a_valid_url(tmp_path):
     [problem] = problems(write(tmp_path, "state: postgresql://u:secretpw@h\n"))
     assert problem.key == "state" and "names no database" in problem.message
-    [problem] = problems(write(tmp_path, "state: postgresql://u:secretpw@h:port/db\n"))
+    [problem] = problems(write(tmp_path, "state: postgresql://u:secretpw@h/db?badoption=1\n"))
     assert problem.key == "state" and "not a valid PostgreSQL URL" in problem.message
     assert "secretpw" not in f"{problem.message} {problem.hint} {problem.source_line}"
 

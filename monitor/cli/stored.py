@@ -11,7 +11,7 @@ from monitor.cli.common import alert_id, config_path, echo, load_all, read_confi
 from monitor.config import Config
 from monitor.errors import Problem, UserError, did_you_mean
 from monitor.match import RuleSet
-from monitor.settings import parse_duration
+from monitor.settings import human_duration, parse_duration
 from monitor.store import Store
 from monitor.store.outbox import STATUSES
 
@@ -137,6 +137,8 @@ def print_status(config: Config, store: Store) -> None:
         result = (
             "ok" if not state.error_streak else f"failing x{state.error_streak}: {state.last_error}"
         )
+        if state.next_due_at and state.next_due_at > time.time():
+            result += f"; backing off, next try {until(state.next_due_at)}"
         echo(
             f"  {source.id:<28} last poll {ago(state.last_poll_at)}, {result},"
             f" {state.item_count} items ({state.new_count} new)"
@@ -178,6 +180,10 @@ def print_daemons(store: Store) -> None:
             " deploy the same rules to every host",
             err=True,
         )
+
+
+def until(timestamp: float) -> str:
+    return f"in {human_duration(round(timestamp - time.time()))}"
 
 
 def ago(timestamp: float) -> str:

@@ -125,6 +125,10 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE pacing (notifier_id TEXT PRIMARY KEY, next_at DOUBLE PRECISION NOT NULL)
     """,
+    # A failing source backs off: when its next poll is due (NULL: an interval after the last).
+    """
+    ALTER TABLE sources ADD COLUMN next_due_at DOUBLE PRECISION
+    """,
 ]
 
 

@@ -135,4 +135,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE pacing (notifier_id TEXT PRIMARY KEY, next_at REAL NOT NULL);
     """,
+    # A failing source backs off: when its next poll is due (NULL: an interval after the last).
+    """
+    ALTER TABLE sources ADD COLUMN next_due_at REAL;
+    """,
 ]

@@ -24,6 +24,7 @@ class SourceState:
     error_streak: int = 0
     item_count: int = 0
     new_count: int = 0
+    next_due_at: float | None = None  # set while backing off after failures
 
 
 def source_state(db: Database, source_id: str) -> SourceState:
@@ -51,7 +52,7 @@ def record_success(
         " ON CONFLICT (source_id) DO UPDATE SET cursor = excluded.cursor, primed = 1,"
         " last_poll_at = excluded.last_poll_at, last_ok_at = excluded.last_ok_at,"
         " last_error = NULL, error_streak = 0, item_count = excluded.item_count,"
-        " new_count = excluded.new_count",
+        " new_count = excluded.new_count, next_due_at = NULL",
         (source_id, json.dumps(cursor), now, now, item_count, new_count),
     )
 
@@ -67,6 +68,11 @@ def record_failure(db: Database, source_id: str, error: str, now: float) -> int:
     )
     row = db.execute("SELECT error_streak FROM sources WHERE source_id = ?", (source_id,))
     return int(row.fetchone()[0])
+
+
+def back_off(db: Database, source_id: str, next_due_at: float) -> None:
+    """No poll of this source before then (its failures, or a server's Retry-After)."""
+    db.execute("UPDATE sources SET next_due_at = ? WHERE source_id = ?", (next_due_at, source_id))
 
 
 def forget_sources(db: Database, older_than: float, kept: Collection[str]) -> None:
@@ -89,4 +95,5 @@ def _source_state(row: Any) -> SourceState:
         error_streak=row["error_streak"],
         item_count=row["item_count"],
         new_count=row["new_count"],
+        next_due_at=row["next_due_at"],
     )

@@ -177,6 +177,10 @@ class Store:
         with self.db.transaction() as db:
             return source_rows.record_failure(db, source_id, error, now)
 
+    def back_off(self, source_id: str, next_due_at: float) -> None:
+        with self.db.transaction(serial=False) as db:
+            source_rows.back_off(db, source_id, next_due_at)
+
 
 class Sharing:
     """What daemons sharing the database agree on (shared.py), each in a short transaction."""
