@@ -1,5 +1,8 @@
 """RSS 0.9x/1.0/2.0 and Atom feeds, fetched by our own client, parsed by feedparser.
 
+Plain RSS 2.0 is read by the fast path of monitor.sources.feeds (lxml, the same
+entries as feedparser's); whatever it is not sure of goes to feedparser.
+
 feedparser only ever sees bytes we fetched: never a URL or a path, so it
 cannot make requests of its own. An unchanged body (a 304, or the same bytes
 as last time) is not parsed again; parsing is the expensive part.
@@ -20,6 +23,7 @@ from pydantic import SecretStr, field_validator
 from monitor.article import Article, html_to_text
 from monitor.fetch import FetchError
 from monitor.sources import Cursor, PollResult, SourceConfig, SourceContext, SourceError
+from monitor.sources.feeds import Unsupported, fast_entries
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, "
@@ -72,6 +76,17 @@ class RssSource:
 
 def parse_feed(data: bytes, source_id: str, content_type: str = "") -> list[Article]:
     """Every entry of a feed document as an Article; SourceError if it is not a feed."""
+    try:
+        entries: list[Any] = fast_entries(data, content_type)
+    except Unsupported:  # not plain RSS 2.0, or not sure to read it as feedparser would
+        entries = _feedparser_entries(data, content_type)
+    except Exception:  # a bug of the fast path must not lose a feed feedparser can read
+        entries = _feedparser_entries(data, content_type)
+    fetched = datetime.now(UTC)
+    return [a for a in (_article(e, source_id, fetched) for e in entries) if a]
+
+
+def _feedparser_entries(data: bytes, content_type: str) -> list[Any]:
     headers = {"content-type": content_type} if content_type else {}
     try:
         # No sanitizing or URI resolving: both run feedparser's own HTML parser, quadratic on
@@ -86,8 +101,7 @@ def parse_feed(data: bytes, source_id: str, content_type: str = "") -> list[Arti
             reason = parsed.get("bozo_exception")
             raise SourceError(f"not a feed: {str(reason)[:200] or type(reason).__name__}")
         return []
-    fetched = datetime.now(UTC)
-    return [a for a in (_article(e, source_id, fetched) for e in parsed.entries) if a]
+    return list(parsed.entries)
 
 
 def _article(entry: Any, source_id: str, fetched: datetime) -> Article | None:
