@@ -13,21 +13,66 @@ written as Latin-1 text (one character per byte, so they fit in a JSON
 cursor), and go back byte for byte: a server's non-ASCII ETag cannot make
 every later request fail. One that cannot be sent is left out and the
 request is simply unconditional.
+
+Requests wait in our own scheduler, never in the HTTP client's pool: a
+request first takes a slot for its host (`per_host`, default 2, with an
+optional `min_gap` between the starts of two requests to one host), then a
+global slot (`max_concurrent`), and only then enters the client, whose pool
+has a connection for every global slot. So no request ever queues in the pool,
+and a deadline can never cancel one that is queued there (httpcore #1093:
+such a cancellation leaks a connection slot for good, and once all leak the
+client never sends again). The fetch's `timeout` starts when the request has
+its slots, so it measures the server, not the queue; the wait for slots is
+bounded on its own (`slot_wait`, by default twice the timeout plus 20 s, inside
+the pipeline's own guard of three times plus 30 s). A host that answers 429
+is not asked again until its Retry-After (default 60 s, at most a day) has
+passed: every request to it before then fails at once with a FetchError whose
+`retry_after` says how long to wait.
+
+The client is httpx2 (httpx's API; its httpcore2 has the fix for #1093, and
+httpx has had no release since 2024), imported as `httpx`. bench/http.py
+measures it against httpx, the httpx-aiohttp transport and plain aiohttp.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
-import httpx
+import httpx2 as httpx
 
 MAX_REDIRECTS = 5
 MAX_VALIDATOR = 1024  # bytes; a longer ETag or Last-Modified is not sent back
+MAX_CONCURRENT = 20  # requests in flight at once, all hosts together
+PER_HOST = 2  # requests in flight at once to one host (scheme, host, port)
+RETRY_AFTER_DEFAULT = 60.0  # seconds a host that answers 429 without Retry-After is left alone
+RETRY_AFTER_MAX = 86400.0  # a longer Retry-After is cut to a day
 
 
 class FetchError(Exception):
-    """A fetch failed; the message is safe to log."""
+    """A fetch failed; the message is safe to log.
+
+    `retry_after` (seconds from when it was raised) is set when the server
+    asked to be left alone (429, or 503 with Retry-After), so the caller can
+    reschedule.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Host:
+    """What the scheduler keeps about one host."""
+
+    slots: asyncio.Semaphore
+    next_start: float = 0.0  # monotonic time before which no request to it starts (min_gap)
+    blocked_until: float = 0.0  # monotonic time of its Retry-After
+    users: int = 0  # requests waiting for or holding one of its slots
 
 
 @dataclass(frozen=True)
@@ -46,12 +91,33 @@ class FetchResult:
 
 
 class Fetcher:
-    def __init__(self, user_agent: str) -> None:
+    def __init__(
+        self,
+        user_agent: str,
+        *,
+        max_concurrent: int = MAX_CONCURRENT,
+        per_host: int = PER_HOST,
+        min_gap: float = 0.0,
+        slot_wait: float | None = None,
+    ) -> None:
+        """`slot_wait`: longest wait for slots, in seconds; None: twice a fetch's timeout + 20 s."""
+        if max_concurrent < 1 or per_host < 1 or min_gap < 0:
+            raise ValueError("max_concurrent and per_host must be at least 1, min_gap not negative")
+        self.max_concurrent = max_concurrent
+        self.per_host = per_host
+        self.min_gap = min_gap
+        self.slot_wait = slot_wait
+        self._global = asyncio.Semaphore(max_concurrent)
+        self._hosts: dict[str, _Host] = {}
+        # A connection for every global slot (a redirect closes its response before the next
+        # request), so a request that has its slots never waits in the pool.
         self.client = httpx.AsyncClient(
             follow_redirects=True,
             max_redirects=MAX_REDIRECTS,
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            limits=httpx.Limits(
+                max_connections=max_concurrent, max_keepalive_connections=max_concurrent
+            ),
         )
 
     async def aclose(self) -> None:
@@ -72,9 +138,65 @@ class Fetcher:
         for name, validator in ((b"If-None-Match", etag), (b"If-Modified-Since", last_modified)):
             if (value := _header_bytes(validator)) is not None:
                 headers[name] = value
+        host = self._host(_host_key(url))
+        now = time.monotonic()
+        if host.blocked_until > now:
+            raise _asked_to_wait(host.blocked_until - now)
+        wait = self.slot_wait if self.slot_wait is not None else timeout * 2 + 20
+        deadline = asyncio.get_running_loop().time() + wait
+        host.users += 1
+        try:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await host.slots.acquire()
+            except TimeoutError:
+                raise FetchError(f"no free slot for this host within {wait:g}s") from None
+            try:
+                return await self._scheduled(url, headers, timeout, max_bytes, host, deadline)
+            finally:
+                host.slots.release()
+        finally:
+            host.users -= 1
+
+    def _host(self, key: str) -> _Host:
+        host = self._hosts.get(key)
+        if host is None:
+            if len(self._hosts) > 4 * max(256, self.max_concurrent):
+                self._forget_idle_hosts()
+            host = self._hosts[key] = _Host(asyncio.Semaphore(self.per_host))
+        return host
+
+    def _forget_idle_hosts(self) -> None:
+        now = time.monotonic()
+        for key, host in list(self._hosts.items()):
+            if not host.users and host.blocked_until <= now and host.next_start <= now:
+                del self._hosts[key]
+
+    async def _scheduled(
+        self,
+        url: str,
+        headers: dict[bytes, bytes],
+        timeout: float,
+        max_bytes: int,
+        host: _Host,
+        deadline: float,
+    ) -> FetchResult:
+        """The request, once it has its host's slot: the gap, a global slot, then the server."""
+        now = time.monotonic()
+        if host.blocked_until > now:  # a 429 came while this one waited
+            raise _asked_to_wait(host.blocked_until - now)
+        start = max(now, host.next_start)
+        host.next_start = start + self.min_gap
+        try:
+            async with asyncio.timeout_at(deadline):
+                if start > now:
+                    await asyncio.sleep(start - now)
+                await self._global.acquire()
+        except TimeoutError:
+            raise FetchError("no free slot in time (too many requests at once)") from None
         try:
             async with asyncio.timeout(timeout):
-                return await self._get(url, headers, timeout, max_bytes)
+                return await self._get(url, headers, timeout, max_bytes, host)
         except TimeoutError:
             raise FetchError(f"timed out after {timeout:g}s") from None
         except httpx.TooManyRedirects:
@@ -87,15 +209,24 @@ class Fetcher:
             raise
         except Exception as exc:  # e.g. InvalidURL, UnicodeError from a host name too long
             raise FetchError(f"request failed: {type(exc).__name__}") from None
+        finally:
+            self._global.release()
 
     async def _get(
-        self, url: str, headers: dict[bytes, bytes], timeout: float, max_bytes: int
+        self, url: str, headers: dict[bytes, bytes], timeout: float, max_bytes: int, host: _Host
     ) -> FetchResult:
         async with self.client.stream("GET", url, headers=headers, timeout=timeout) as response:
             if response.status_code == 304:
                 body = b""
             elif response.status_code >= 400:
-                raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".strip())
+                message = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                after = _retry_after(response.headers.get("retry-after"))
+                if response.status_code == 429:
+                    after = RETRY_AFTER_DEFAULT if after is None else after
+                    host.blocked_until = max(host.blocked_until, time.monotonic() + after)
+                if after is not None:
+                    raise FetchError(f"{message}; retry after {after:.0f}s", retry_after=after)
+                raise FetchError(message)
             else:
                 body = await _read_capped(response, max_bytes)
             return FetchResult(
@@ -105,6 +236,34 @@ class Fetcher:
                 etag=_raw_header(response, b"etag"),
                 last_modified=_raw_header(response, b"last-modified"),
             )
+
+
+def _host_key(url: str) -> str:
+    """What the per-host limits count by: scheme, host and port (a bad URL fails in httpx)."""
+    try:
+        parts = urlsplit(url)
+        return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+    except ValueError:  # e.g. a port that is not a number
+        return ""
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds from now (delta-seconds or HTTP date), cut to a day; None if bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX)
+
+
+def _asked_to_wait(seconds: float) -> FetchError:
+    return FetchError(f"host answered 429: not asked again for {seconds:.0f}s", retry_after=seconds)
 
 
 def _raw_header(response: httpx.Response, name: bytes) -> str | None:
