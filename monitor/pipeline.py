@@ -89,7 +89,8 @@ class Pipeline:
             async with asyncio.timeout(settings.timeout * 3 + 30):
                 result = await source.poll(state.cursor)
         except (SourceError, TimeoutError) as exc:
-            await self._failed(source.id, str(exc) or "poll timed out", settings)
+            wait = exc.retry_after if isinstance(exc, SourceError) else None
+            await self._failed(source.id, str(exc) or "poll timed out", settings, wait)
             return False
         except Exception as exc:  # a source bug must not stop the daemon
             log.exception("poll crashed", extra={"source": source.id})
@@ -174,11 +175,14 @@ class Pipeline:
         alerts = build_alerts(article, matches, self.config.defaults.notify, self.notifiers.keys())
         return NewArticle(article, matches, alerts)
 
-    async def _failed(self, source_id: str, error: str, settings: SourceConfig) -> None:
+    async def _failed(
+        self, source_id: str, error: str, settings: SourceConfig, retry_after: float | None = None
+    ) -> None:
+        """Count the failure and back off; never sooner than the server asked (Retry-After)."""
         self.metrics.poll_failed(source_id)
         streak = await self.store.call(self.store.record_failure, source_id, error)
         now = time.time()
-        due = retry_at(settings.interval, streak, now)
+        due = max(retry_at(settings.interval, streak, now), now + (retry_after or 0.0))
         await self.store.call(self.store.back_off, source_id, due)
         if streak == 1:
             log.warning(

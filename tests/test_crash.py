@@ -10,6 +10,7 @@ import time
 
 from monitor.store import open_store
 from tests.builders import start_daemon, stop, wait_for
+from tests.conftest import cli_command
 from tests.servers import Route, SlackReply, rss
 
 SLACK = {"backoff": "200ms", "backoff_max": "1s", "pace": "0s"}
@@ -56,8 +57,10 @@ def test_a_second_daemon_on_the_same_state_is_refused(workspace, feed_server, sl
     config(workspace, feed_server.add("/feed.xml", Route(rss([]))), slack_server)
     first = start_daemon(workspace)
     assert wait_for(lambda: feed_server.hits("/feed.xml"))
-    second = subprocess.run(start_daemon(workspace).args, capture_output=True, text=True, timeout=30,
-                            cwd=workspace.root)  # fmt: skip
+    # (not start_daemon(...).args: that starts a third daemon, which outlived the test once
+    # the first let go of the lock)
+    second = subprocess.run(cli_command("run", "--config", str(workspace.config)),
+                            capture_output=True, text=True, timeout=30, cwd=workspace.root)  # fmt: skip
     stop(first)
     assert second.returncode == 2
     assert "another trade-monitor is running" in second.stderr

@@ -8,8 +8,8 @@ import pytest
 
 from monitor.daemon import START_RATE, first_poll
 from monitor.pipeline import BACKOFF_MAX, retry_at
-from monitor.store import SourceState
-from tests.builders import feed_source, start_daemon, stop, wait_for
+from monitor.store import SourceState, open_store
+from tests.builders import feed_source, run_once, start_daemon, stop, wait_for
 from tests.servers import Route
 from tests.test_cli import cli
 
@@ -56,3 +56,24 @@ def test_a_failing_source_is_polled_less_and_less_often(workspace, feed_server):
     assert later_hits <= 3, later_hits  # every second without the backoff: 6
     assert "backing off, next try in" in status
     assert err.count("poll failed:") == 1  # one line a streak
+
+
+def test_a_429s_retry_after_holds_the_source_across_a_restart(workspace, feed_server):
+    url = feed_server.add(
+        "/feed.xml", Route(b"slow down", status=429, headers={"Retry-After": "3600"})
+    )
+    workspace.write_config([feed_source(url, interval="1s")])
+    run_once(workspace)
+    store = open_store("sqlite:///state/monitor.db", workspace.root)
+    try:
+        due = store.source_state("feed").next_due_at
+    finally:
+        store.close()
+    assert due is not None and due >= time.time() + 3500
+    asked = len(feed_server.hits("/feed.xml"))
+    daemon = start_daemon(workspace)
+    try:
+        time.sleep(4)  # four intervals: none polls the feed before the hour is up
+    finally:
+        stop(daemon)
+    assert len(feed_server.hits("/feed.xml")) == asked

@@ -95,7 +95,12 @@ def with_defaults(source: C, defaults: SourceDefaults) -> C:
 
 
 class SourceError(Exception):
-    """A poll failed; the message is short, safe to log, and names no secret."""
+    """A poll failed; the message is short, safe to log, and names no secret.
+    `retry_after`: seconds the server asked us to wait (a 429's or 503's Retry-After)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ class RssSource:
                 accept=FEED_ACCEPT,
             )
         except FetchError as exc:
-            raise SourceError(str(exc)) from None
+            raise SourceError(str(exc), retry_after=exc.retry_after) from None
         if result.not_modified:
             return PollResult([], dict(cursor), not_modified=True)
         digest = hashlib.sha256(result.body).hexdigest()
