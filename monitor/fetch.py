@@ -30,7 +30,7 @@ passed: every request to it before then fails at once with a FetchError whose
 `retry_after` says how long to wait.
 
 The client is httpx2 (httpx's API; its httpcore2 has the fix for #1093, and
-httpx has had no release since 2024), imported as `httpx`. bench/http.py
+httpx has had no release since 2024), imported as `httpx`. bench/fetching.py
 measures it against httpx, the httpx-aiohttp transport and plain aiohttp.
 """
 

@@ -1,6 +1,6 @@
 """The HTTP layer, measured: client CPU per 1,000 requests on loopback, and the pool-leak test.
 
-    python bench/http.py [--requests 1000] [--hosts 50] [--runs 3]
+    python bench/fetching.py [--requests 1000] [--hosts 50] [--runs 3]
 
 A server in its own process (asyncio, keep-alive, on `--hosts` ports, each a
 host of its own) answers `/304/...` with 304 to a request carrying
@@ -14,8 +14,8 @@ aiohttp. The leak test: a pool of 3, 60 requests whose 0.1 s deadlines fire
 while the server takes 0.3 s, then 5 requests with a 2 s deadline: how many
 of those 5 are answered (5 = no leak, 0 = the client is wedged).
 
-A variant whose library is not installed is skipped. Run as a script, this
-file's folder comes off sys.path first: its name would hide the stdlib's `http`.
+A variant whose library is not installed is skipped. (Not bench/http.py: a
+script there would hide the standard library's `http` from the other benches.)
 """
 
 from __future__ import annotations
@@ -23,17 +23,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import importlib  # noqa: E402
-import multiprocessing  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
-from functools import partial  # noqa: E402
+import argparse
+import asyncio
+import importlib
+import multiprocessing
+import statistics
+import time
+from functools import partial
 
 NOT_MODIFIED = b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nContent-Length: 0\r\n\r\n'
 BODY = b"<rss>" + b"x" * (30_000 - 11) + b"</rss>"
