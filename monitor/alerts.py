@@ -157,6 +157,39 @@ def bundle(kind: str, heading: str, notifier_id: str, alerts: Sequence[Alert]) -
     )
 
 
+HEALTH_RULE = "source-health"  # the rule id a source's down and recovered messages carry
+
+
+def health_alert(
+    notifier_id: str, source_id: str, kind: str, since: float, title: str, text: str
+) -> Alert:
+    """A "source down" or "recovered" message for the outbox: no article, no link.
+
+    `kind` is "down" or "recovered"; its id names the source and the streak (`since`,
+    when its first failed poll was), so the outbox holds at most one of each per streak.
+    """
+    severity = "high" if kind == "down" else "info"
+    return Alert(
+        article_id=f"health:{source_id}:{kind}:{since:.0f}",
+        notifier_id=notifier_id,
+        source_id=source_id,
+        title=title,
+        url="",
+        published_at=None,
+        rules=(AlertRule(HEALTH_RULE, "Source health", severity, ()),),
+        snippet=text,
+        snippet_marks=(),
+    )
+
+
+def rough_duration(seconds: float) -> str:
+    """A duration in its largest whole unit, rounded down: 7300 -> 2h, 95 -> 1m, 3 -> 3s."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(0, int(seconds))}s"
+
+
 # ---- the policy: threads, cooldowns, caps and digests -------------------------
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr, ValidationError, field_validator
 
 from monitor.errors import Problem, UserError, did_you_mean, key_path, without_secrets
 from monitor.listener import ListenAddress, split_listen
@@ -40,6 +40,20 @@ class Defaults(SourceDefaults):
     user_agent: str = USER_AGENT
     dispatch_interval: Duration = 5.0
     remember: Duration = 90 * 86400.0  # how long a seen item is remembered after it was last shown
+    alert_after: Duration = 6 * 3600.0  # a source failing this long raises one "source down" alert
+    health_notify: list[str] | None = None  # where those go; None: `notify`; []: nowhere
+
+    @field_validator("alert_after")
+    @classmethod
+    def _alert_after_positive(cls, value: float) -> float:
+        if not 0 < value < float("inf"):
+            raise ValueError("alert_after must be a duration above zero, such as 6h")
+        return value
+
+    @property
+    def health_notifiers(self) -> list[str]:
+        """The notifiers a source's down and recovered messages go to."""
+        return self.notify if self.health_notify is None else self.health_notify
 
 
 class ConfigModel(Strict):
@@ -100,10 +114,13 @@ def load_config(path: Path) -> Config:
     if model is None:
         raise UserError(problems)
     notifier_ids = {n.id for n in notifiers}
-    for i, name in enumerate(model.defaults.notify):
+    defaults = model.defaults
+    named = [("notify", i, name) for i, name in enumerate(defaults.notify)]
+    named += [("health_notify", i, name) for i, name in enumerate(defaults.health_notify or ())]
+    for key, i, name in named:
         if name not in notifier_ids:
             hint = did_you_mean(name, notifier_ids) or "define it under notifiers:"
-            loc = ("defaults", "notify", i)
+            loc = ("defaults", key, i)
             problems.append(doc.problem(loc, f"no notifier named `{name}`", key_path(loc), hint))
     if problem := _state_problem(model.state):
         problems.append(doc.problem(("state",), problem[0], "state", problem[1]))

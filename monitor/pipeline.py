@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from monitor.alerts import AlertPolicy, build_alerts
+from monitor.alerts import Alert, AlertPolicy, build_alerts, health_alert, rough_duration
 from monitor.article import Article
 from monitor.config import Config
 from monitor.match import RuleSet
@@ -115,6 +115,7 @@ class Pipeline:
             log.info(
                 "recovered after %d failed polls", state.error_streak, extra={"source": source.id}
             )
+            await self._health_recovered(source.id, state.error_streak)
         if recorded or not state.primed:
             note = "" if state.primed or settings.backfill else " (first poll: recorded as seen)"
             log.info(
@@ -197,6 +198,50 @@ class Pipeline:
                 "poll failed again (%d in a row), next try in %s: %s",
                 streak, human_duration(round(due - now)), error, extra={"source": source_id},
             )  # fmt: skip
+        await self._health_down(source_id, error, streak)
+
+    def _health_targets(self) -> list[str]:
+        enabled = self.notifiers.keys()
+        return [n for n in self.config.defaults.health_notifiers if n in enabled]
+
+    async def _health_down(self, source_id: str, error: str, streak: int) -> None:
+        """Failing longer than `alert_after`: one "source down" message per streak (the
+        store notes the streak and whether it was told, across restarts and daemons)."""
+        targets = self._health_targets()
+        if not targets:
+            return
+        error = error[:300]
+
+        def alerts(since: float, now: float) -> list[Alert]:
+            down = rough_duration(now - since)
+            title = f"Source {source_id} down for {down}: {error}"
+            text = (
+                f"Every poll since {_iso(since)} failed ({streak} in a row); the last said:"
+                f" {error}. A message follows when it polls fine again."
+            )
+            return [health_alert(n, source_id, "down", since, title, text) for n in targets]
+
+        store, after = self.store, self.config.defaults.alert_after
+        if await store.call(store.source_down, source_id, streak, after, alerts):
+            log.warning(
+                "failing for %s or more: source-down alert queued for %s",
+                human_duration(after), ", ".join(targets), extra={"source": source_id},
+            )  # fmt: skip
+
+    async def _health_recovered(self, source_id: str, streak: int) -> None:
+        """The "recovered" message, if its streak's "source down" alert was queued."""
+        targets = self._health_targets()
+
+        def alerts(since: float, now: float) -> list[Alert]:
+            title = f"Source {source_id} recovered after {rough_duration(now - since)} down"
+            text = f"Polled fine again after {streak} failed polls since {_iso(since)}."
+            return [health_alert(n, source_id, "recovered", since, title, text) for n in targets]
+
+        await self.store.call(self.store.source_recovered, source_id, alerts)
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def retry_at(

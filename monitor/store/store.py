@@ -181,6 +181,62 @@ class Store:
         with self.db.transaction(serial=False) as db:
             source_rows.back_off(db, source_id, next_due_at)
 
+    # ---- source health: one "down" and one "recovered" message per failure streak --------
+
+    def source_down(
+        self,
+        source_id: str,
+        streak: int,
+        alert_after: float,
+        alerts: Callable[[float, float], Sequence[Alert]],
+    ) -> int:
+        """After a failed poll: note when the streak began (meta `health:<source>`); once it
+        is older than `alert_after`, queue `alerts(since, now)` and mark the streak alerted,
+        in one serial transaction, so across restarts and daemons it is queued once.
+        Returns how many alerts were queued (0 almost always)."""
+        now, key = time.time(), f"health:{source_id}"
+        with self.db.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            health = json.loads(row[0]) if row else None
+            last_ok = source_rows.source_state(db, source_id).last_ok_at
+            if health is None or streak == 1 or (last_ok and health["since"] < last_ok):
+                health = {"since": now, "sent": False}  # a new streak (or a stale note)
+            queued: Sequence[Alert] = ()
+            if not health["sent"] and now - health["since"] >= alert_after:
+                queued = alerts(health["since"], now)
+                history = OutboxHistory(db)
+                for alert in queued:
+                    history.enqueue(alert, f"health:{source_id}", Placement(), now)
+                health["sent"] = True
+            if row is None or queued or health != json.loads(row[0]):
+                db.execute(
+                    "INSERT INTO meta VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    (key, json.dumps(health)),
+                )
+            return len(queued)
+
+    def source_recovered(
+        self, source_id: str, alerts: Callable[[float, float], Sequence[Alert]]
+    ) -> int:
+        """After a good poll that ended a streak: forget the streak's note and, if its
+        down alert was queued, queue `alerts(since, now)` in the same transaction.
+        Returns how many were queued."""
+        now, key = time.time(), f"health:{source_id}"
+        with self.db.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return 0
+            db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            health = json.loads(row[0])
+            if not health.get("sent"):
+                return 0
+            queued = alerts(health["since"], now)
+            history = OutboxHistory(db)
+            for alert in queued:
+                history.enqueue(alert, f"health:{source_id}", Placement(), now)
+            return len(queued)
+
 
 class Sharing:
     """What daemons sharing the database agree on (shared.py), each in a short transaction."""
