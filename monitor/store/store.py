@@ -110,19 +110,41 @@ class Store:
     def article_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
 
-    def articles_since(self, since: float) -> list[Article]:
-        """Articles first seen since then, oldest first: what `backtest` runs rules over."""
-        rows = self.db.execute(
-            "SELECT * FROM articles WHERE first_seen_at >= ? ORDER BY first_seen_at", (since,)
+    def articles_since(self, since: float, batch: int = 500) -> Iterator[Article]:
+        """Articles first seen since then, oldest first: what `backtest` runs rules over.
+
+        Read `batch` rows at a time by keyset (first_seen_at, then id: a total order,
+        equal times included), so memory stays flat in the store's size and no read
+        stays open between batches. Articles stored meanwhile with later times are
+        reached too; none is yielded twice.
+        """
+        columns = (
+            "SELECT id, source_id, title, summary, body, url, guid, authors, published_at,"
+            " fetched_at, first_seen_at FROM articles WHERE first_seen_at >= ?"
         )
-        return [
-            Article(
-                source_id=r["source_id"], title=r["title"], summary=r["summary"], body=r["body"],
-                url=r["url"], guid=r["guid"], authors=tuple(json.loads(r["authors"])),
-                published_at=_utc_or_none(r["published_at"]), fetched_at=_utc(r["fetched_at"]),
-            )
-            for r in rows
-        ]  # fmt: skip
+        order = " ORDER BY first_seen_at, id LIMIT ?"
+        rows = self.db.execute(columns + order, (since, batch)).fetchall()
+        while rows:
+            for r in rows:
+                yield Article(
+                    source_id=r["source_id"], title=r["title"], summary=r["summary"],
+                    body=r["body"], url=r["url"], guid=r["guid"],
+                    authors=tuple(json.loads(r["authors"])),
+                    published_at=_utc_or_none(r["published_at"]), fetched_at=_utc(r["fetched_at"]),
+                )  # fmt: skip
+            if len(rows) < batch:
+                return
+            last = (rows[-1]["first_seen_at"], rows[-1]["id"])
+            rows = self.db.execute(
+                columns + " AND (first_seen_at, id) > (?, ?)" + order, (since, *last, batch)
+            ).fetchall()
+
+    def count_articles_since(self, since: float) -> int:
+        """How many articles `articles_since` would yield now (backtest's progress bar)."""
+        row = self.db.execute(
+            "SELECT count(*) FROM articles WHERE first_seen_at >= ?", (since,)
+        ).fetchone()
+        return int(row[0])
 
     def put_meta(self, key: str, value: Any) -> None:
         with self.db.transaction(serial=False) as db:
