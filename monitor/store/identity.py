@@ -6,13 +6,14 @@ Reads only; the store calls these on its connection, inside or outside a transac
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 
 from monitor.article import Article
 from monitor.store.database import Database
 
 log = logging.getLogger("monitor")
+CHUNK = 500  # keys a query: SQLite allows 999 parameters before 3.32
 
 
 def unseen(db: Database, articles: Sequence[Article]) -> list[Article]:
@@ -21,12 +22,16 @@ def unseen(db: Database, articles: Sequence[Article]) -> list[Article]:
     A feed that gives one guid to a different story (a different link),
     in an earlier poll or earlier in this one, has its guid ignored for
     that item, so the story is not lost; one line says so.
+
+    Decided in Python over the stored rows that could match (`Known`): a
+    few queries a poll, not several an article.
     """
+    known = Known(db)
     fresh: dict[str, Article] = {}
     keys: set[str] = set()
-    for given, article in zip(articles, identities(db, articles), strict=True):
+    for given, article in zip(articles, known.identities(articles), strict=True):
         own = {article.id, article.content_hash, article.canonical_url} - {""}
-        if own & keys or seen(db, article):
+        if own & keys or known.stored_id(article) is not None:
             continue
         keys |= own
         fresh[article.id] = article
@@ -37,21 +42,170 @@ def unseen(db: Database, articles: Sequence[Article]) -> list[Article]:
                 article.canonical_url[:200],
                 extra={"source": article.source_id},
             )
-        note_shared_link(db, article)
+        known.note_shared_link(article)
     return list(fresh.values())
+
+
+def stored_ids(db: Database, articles: Sequence[Article]) -> set[str]:
+    """The ids of the stored articles these are (`stored_id` of each of `identities`)."""
+    known = Known(db)
+    return {i for a in known.identities(articles) if (i := known.stored_id(a)) is not None}
 
 
 def identities(db: Database, articles: Sequence[Article]) -> list[Article]:
     """The articles as the store knows them: without a guid that names another link."""
-    links: dict[str, str] = {}  # guid id -> canonical URL of its first item in this poll
-    known = []
-    for article in articles:
-        if article.guid and article.canonical_url:
-            first = links.setdefault(article.id, article.canonical_url)
-            if first != article.canonical_url or guid_reused(db, article):
-                article = replace(article, guid="")
-        known.append(article)
-    return known
+    return Known(db).identities(articles)
+
+
+class Known:
+    """The stored rows one poll's articles could be, read in a few queries, and the
+    per-article rules (`guid_reused`, `stored_id`, `note_shared_link`) decided on them.
+
+    Rows are read by id, content hash and canonical URL, in chunks under SQLite's
+    limit on parameters, each key once; only what an earlier rule left open is read
+    (most articles of a poll are seen by their id). Reads only: valid while the
+    store is not written.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.by_id: dict[str, tuple[str, str]] = {}  # id -> (canonical_url, source_id)
+        self.by_hash: dict[str, str] = {}  # content hash -> id of one row with it
+        self.by_url: dict[str, list[tuple[str, str, str]]] = {}  # -> [(id, title, source_id)]
+        self.listed: set[tuple[str, str]] = set()  # (source_id, article_id) of url rows
+        self.listed_asked: set[tuple[str, str]] = set()
+        self.asked: dict[str, set[str]] = {"id": set(), "content_hash": set(), "url": set()}
+
+    def identities(self, articles: Sequence[Article]) -> list[Article]:
+        """As `identities`: without a guid that names another link."""
+        self._load_ids(a.id for a in articles if a.guid and a.canonical_url)
+        links: dict[str, str] = {}  # guid id -> canonical URL of its first item in this poll
+        known = []
+        for article in articles:
+            if article.guid and article.canonical_url:
+                first = links.setdefault(article.id, article.canonical_url)
+                if first != article.canonical_url or self.guid_reused(article):
+                    article = replace(article, guid="")
+            known.append(article)
+        self._prepare(known)
+        return known
+
+    def guid_reused(self, article: Article) -> bool:
+        """As `guid_reused`."""
+        if article.id not in self.asked["id"]:
+            self._load_ids([article.id])
+        row = self.by_id.get(article.id)
+        return row is not None and row[0] not in ("", article.canonical_url)
+
+    def stored_id(self, article: Article) -> str | None:
+        """As `stored_id`: the same rules, on the rows read."""
+        if article.id in self.by_id:  # read already: most of a poll
+            return article.id
+        self._prepare([article])
+        if article.id in self.by_id:
+            return article.id
+        if article.content_hash and article.content_hash in self.by_hash:
+            return self.by_hash[article.content_hash]
+        if not article.canonical_url:
+            return None
+        title = folded(article.title)
+        for stored, stored_title, source_id in self.by_url.get(article.canonical_url, ()):
+            if (
+                source_id == article.source_id
+                or (article.source_id, stored) in self.listed
+                or folded(stored_title) == title
+            ):
+                return stored
+        return None
+
+    def note_shared_link(self, article: Article) -> None:
+        """As `note_shared_link`."""
+        if not article.canonical_url:
+            return
+        self._load_urls([article.canonical_url])
+        for _, _, source_id in self.by_url.get(article.canonical_url, ()):
+            if source_id != article.source_id:
+                log.info(
+                    "link %r was seen from source %s with different content; this is a new article",
+                    article.canonical_url[:200], source_id, extra={"source": article.source_id},
+                )  # fmt: skip
+                return
+
+    def _prepare(self, articles: Sequence[Article]) -> None:
+        """Read what `stored_id` needs of these articles, each rule's rows only where the
+        rules before it decided nothing."""
+        self._load_ids(a.id for a in articles)
+        open_ = [a for a in articles if a.id not in self.by_id]
+        self._load_hashes(a.content_hash for a in open_ if a.content_hash)
+        open_ = [a for a in open_ if a.canonical_url and a.content_hash not in self.by_hash]
+        self._load_urls(a.canonical_url for a in open_)
+        wanted = {
+            (a.source_id, stored)
+            for a in open_
+            for stored, _, source_id in self.by_url.get(a.canonical_url, ())
+            if source_id != a.source_id
+        }
+        self._load_listed(wanted)
+
+    def _new(self, kind: str, keys: Iterable[str]) -> list[str]:
+        asked = self.asked[kind]
+        fresh = list(dict.fromkeys(k for k in keys if k not in asked))
+        asked.update(fresh)
+        return fresh
+
+    def _load_ids(self, ids: Iterable[str]) -> None:
+        for chunk in chunks(self._new("id", ids)):
+            rows = self.db.execute(
+                f"SELECT id, canonical_url, source_id FROM articles WHERE id IN ({marks(chunk)})",
+                chunk,
+            )
+            for stored, url, source_id in rows:
+                self.by_id[stored] = (url, source_id)
+
+    def _load_hashes(self, hashes: Iterable[str]) -> None:
+        for chunk in chunks(self._new("content_hash", hashes)):
+            rows = self.db.execute(
+                "SELECT content_hash, id FROM articles"
+                f" WHERE content_hash != '' AND content_hash IN ({marks(chunk)})",
+                chunk,
+            )
+            for content_hash, stored in rows:
+                self.by_hash.setdefault(content_hash, stored)
+
+    def _load_urls(self, urls: Iterable[str]) -> None:
+        for chunk in chunks(self._new("url", urls)):
+            rows = self.db.execute(
+                "SELECT canonical_url, id, title, source_id FROM articles"
+                f" WHERE canonical_url != '' AND canonical_url IN ({marks(chunk)})",
+                chunk,
+            )
+            for url, stored, title, source_id in rows:
+                self.by_url.setdefault(url, []).append((stored, title, source_id))
+
+    def _load_listed(self, wanted: set[tuple[str, str]]) -> None:
+        by_source: dict[str, list[str]] = {}
+        for source_id, stored in sorted(wanted - self.listed_asked):
+            by_source.setdefault(source_id, []).append(stored)
+        for source_id, ids in by_source.items():
+            for chunk in chunks(ids):
+                rows = self.db.execute(
+                    "SELECT article_id FROM listings"
+                    f" WHERE source_id = ? AND article_id IN ({marks(chunk)})",
+                    [source_id, *chunk],
+                )
+                self.listed.update((source_id, row[0]) for row in rows)
+        self.listed_asked |= wanted
+
+
+def chunks(keys: list[str], size: int = CHUNK) -> Iterator[list[str]]:
+    """The keys in lists short enough for one query's parameters."""
+    for start in range(0, len(keys), size):
+        yield keys[start : start + size]
+
+
+def marks(chunk: Sequence[str]) -> str:
+    """The placeholders for `IN (...)` of a chunk."""
+    return ", ".join("?" * len(chunk))
 
 
 def guid_reused(db: Database, article: Article) -> bool:

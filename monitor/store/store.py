@@ -354,17 +354,20 @@ class PollWork:
         """
         if not items:
             return
-        db, now = self.db, self.now
-        shown = {identity.stored_id(db, a) for a in identity.identities(db, items)} - {None}
+        db, now, marks = self.db, self.now, identity.marks
+        shown = identity.stored_ids(db, items)
         rows = db.execute("SELECT article_id FROM listings WHERE source_id = ?", (source_id,))
         listed = {row[0] for row in rows}
-        db.executemany(
-            "DELETE FROM listings WHERE source_id = ? AND article_id = ?",
-            ((source_id, gone) for gone in listed - shown),
-        )
-        db.executemany(
-            "INSERT INTO listings VALUES (?, ?)", ((source_id, new) for new in shown - listed)
-        )
+        for chunk in identity.chunks(sorted(listed - shown)):
+            db.execute(
+                f"DELETE FROM listings WHERE source_id = ? AND article_id IN ({marks(chunk)})",
+                [source_id, *chunk],
+            )
+        for chunk in identity.chunks(sorted(shown - listed), identity.CHUNK // 2):
+            db.execute(
+                f"INSERT INTO listings VALUES {', '.join(['(?, ?)'] * len(chunk))}",
+                [value for new in chunk for value in (source_id, new)],
+            )
         db.execute(
             "UPDATE articles SET last_seen_at = ?"
             " WHERE id IN (SELECT article_id FROM listings WHERE source_id = ?)",
