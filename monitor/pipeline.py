@@ -107,6 +107,7 @@ class Pipeline:
         queued = sum(len(item.alerts) for item in recorded)
         if (
             state.primed
+            and result.window
             and len(result.articles) >= GAP_MIN_ITEMS
             and len(fresh) == len(result.articles)
         ):

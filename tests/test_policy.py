@@ -327,3 +327,17 @@ def test_outbox_statuses_show_in_the_alerts_command(workspace, feed_server, slac
     ).stdout  # fmt: skip
     assert "dead" in out and "no_service" in out
     assert "suppressed" in out
+
+
+def test_a_folder_of_new_files_is_no_gap(workspace, caplog):
+    """The "poll more often" advice fits a feed's moving window, not a drop folder: a batch
+    of files dropped at once (a .jsonl of many records) is all new by nature."""
+    folder = workspace.articles()
+    workspace.write_config([{"id": "wire", "type": "files", "path": "articles", "settle": "0s"}])
+    (folder / "first.txt").write_text("First story\n\nSome text.")
+    run_once(workspace)
+    caplog.set_level(logging.WARNING)
+    records = [f'{{"id": "r{i}", "title": "Story {i}", "body": "Text {i}"}}' for i in range(50)]
+    (folder / "batch.jsonl").write_text("\n".join(records) + "\n")
+    run_once(workspace)
+    assert not [r for r in caplog.records if "items may have been missed" in r.message]

@@ -108,6 +108,9 @@ class PollResult:
     articles: list[Article]
     cursor: dict[str, Any] = field(default_factory=dict)
     not_modified: bool = False
+    # The articles are a moving window of the latest items (a feed): if every one of them
+    # is new, items may have slid out unseen. A folder of files has no such window.
+    window: bool = False
 
 
 @dataclass(frozen=True)

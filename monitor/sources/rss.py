@@ -71,7 +71,7 @@ class RssSource:
             return PollResult([], new_cursor, not_modified=True)
         # Parsing a large feed takes seconds of CPU: off the event loop.
         articles = await asyncio.to_thread(parse_feed, result.body, self.id, result.content_type)
-        return PollResult(articles, new_cursor)
+        return PollResult(articles, new_cursor, window=True)
 
 
 def parse_feed(data: bytes, source_id: str, content_type: str = "") -> list[Article]:
