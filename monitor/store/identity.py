@@ -17,7 +17,7 @@ CHUNK = 500  # keys a query: SQLite allows 999 parameters before 3.32
 
 
 def unseen(db: Database, articles: Sequence[Article]) -> list[Article]:
-    """Those of one poll's articles not seen before (see `stored_id`), first copy of each.
+    """Those of one poll's articles not seen before (see `Known.stored_id`), first copy of each.
 
     A feed that gives one guid to a different story (a different link),
     in an earlier poll or earlier in this one, has its guid ignored for
@@ -47,7 +47,7 @@ def unseen(db: Database, articles: Sequence[Article]) -> list[Article]:
 
 
 def stored_ids(db: Database, articles: Sequence[Article]) -> set[str]:
-    """The ids of the stored articles these are (`stored_id` of each of `identities`)."""
+    """The ids of the stored articles these are (`Known.stored_id` of each of `identities`)."""
     known = Known(db)
     return {i for a in known.identities(articles) if (i := known.stored_id(a)) is not None}
 
@@ -58,8 +58,8 @@ def identities(db: Database, articles: Sequence[Article]) -> list[Article]:
 
 
 class Known:
-    """The stored rows one poll's articles could be, read in a few queries, and the
-    per-article rules (`guid_reused`, `stored_id`, `note_shared_link`) decided on them.
+    """The stored rows one poll's articles could be, read in a few queries, and the rules
+    of identity decided on them, in Python.
 
     Rows are read by id, content hash and canonical URL, in chunks under SQLite's
     limit on parameters, each key once; only what an earlier rule left open is read
@@ -91,14 +91,23 @@ class Known:
         return known
 
     def guid_reused(self, article: Article) -> bool:
-        """As `guid_reused`."""
+        """Is the article's guid stored for another link (a feed reusing guids)?"""
         if article.id not in self.asked["id"]:
             self._load_ids([article.id])
         row = self.by_id.get(article.id)
         return row is not None and row[0] not in ("", article.canonical_url)
 
     def stored_id(self, article: Article) -> str | None:
-        """As `stored_id`: the same rules, on the rows read."""
+        """The id of a stored article that this one is, or None if it is new.
+
+        From its own source: the same id (guid), canonical URL or text; a
+        copy of another source's article that the source lists counts as its
+        own, so an edited title does not make the copy new. From another
+        source only the same content: the same text, or the same canonical
+        URL with the same title. So the same wire story in two feeds is one
+        article, but no source can make another's story look seen by giving
+        an unrelated item its link.
+        """
         if article.id in self.by_id:  # read already: most of a poll
             return article.id
         self._prepare([article])
@@ -119,7 +128,7 @@ class Known:
         return None
 
     def note_shared_link(self, article: Article) -> None:
-        """As `note_shared_link`."""
+        """Log that a new article's link was seen from another source with other content."""
         if not article.canonical_url:
             return
         self._load_urls([article.canonical_url])
@@ -208,63 +217,10 @@ def marks(chunk: Sequence[str]) -> str:
     return ", ".join("?" * len(chunk))
 
 
-def guid_reused(db: Database, article: Article) -> bool:
-    row = db.execute("SELECT canonical_url FROM articles WHERE id = ?", (article.id,))
-    known = row.fetchone()
-    return known is not None and known[0] not in ("", article.canonical_url)
-
-
 def seen(db: Database, article: Article) -> bool:
-    return stored_id(db, article) is not None
-
-
-def stored_id(db: Database, article: Article) -> str | None:
-    """The id of a stored article that this one is, or None if it is new.
-
-    From its own source: the same id (guid), canonical URL or text; a
-    copy of another source's article that the source lists counts as its
-    own, so an edited title does not make the copy new. From another
-    source only the same content: the same text, or the same canonical
-    URL with the same title. So the same wire story in two feeds is one
-    article, but no source can make another's story look seen by giving
-    an unrelated item its link. Rows written before ids of links were per
-    source are found by their source and canonical URL.
-    """
-    row = db.execute(
-        "SELECT id FROM articles WHERE id = ? OR (content_hash != '' AND content_hash = ?) LIMIT 1",
-        (article.id, article.content_hash),
-    ).fetchone()
-    if row is not None:
-        return str(row[0])
-    if not article.canonical_url:
-        return None
-    title = folded(article.title)
-    rows = db.execute(
-        "SELECT id, title, source_id = ? OR id IN"
-        " (SELECT article_id FROM listings WHERE source_id = ?) FROM articles"
-        " WHERE canonical_url != '' AND canonical_url = ?",
-        (article.source_id, article.source_id, article.canonical_url),
-    )
-    for stored, stored_title, own in rows:
-        if own or folded(stored_title) == title:
-            return str(stored)
-    return None
-
-
-def note_shared_link(db: Database, article: Article) -> None:
-    """Log that a new article's link was seen from another source with other content."""
-    if not article.canonical_url:
-        return
-    row = db.execute(
-        "SELECT source_id FROM articles WHERE canonical_url != '' AND canonical_url = ?"
-        " AND source_id != ? LIMIT 1",
-        (article.canonical_url, article.source_id),
-    ).fetchone()
-    if row is not None:
-        log.info(
-            "link %r was seen from source %s with different content; this is a new article",
-            article.canonical_url[:200], row[0], extra={"source": article.source_id},
-        )  # fmt: skip
+    """Is this one article stored already (inside a poll's transaction, where each recorded
+    article changes the answer for the next)?"""
+    return Known(db).stored_id(article) is not None
 
 
 def folded(title: str) -> str:

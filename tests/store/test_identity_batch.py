@@ -34,6 +34,58 @@ def random_article(rng: random.Random) -> Article:
     )
 
 
+# ---- the per-article reference: the queries seen detection made before `Known` ----
+
+
+def guid_reused(db, article: Article) -> bool:
+    row = db.execute("SELECT canonical_url FROM articles WHERE id = ?", (article.id,))
+    known = row.fetchone()
+    return known is not None and known[0] not in ("", article.canonical_url)
+
+
+def seen(db, article: Article) -> bool:
+    return stored_id(db, article) is not None
+
+
+def stored_id(db, article: Article) -> str | None:
+    """`Known.stored_id` as it was: two queries an article."""
+    row = db.execute(
+        "SELECT id FROM articles WHERE id = ? OR (content_hash != '' AND content_hash = ?) LIMIT 1",
+        (article.id, article.content_hash),
+    ).fetchone()
+    if row is not None:
+        return str(row[0])
+    if not article.canonical_url:
+        return None
+    title = identity.folded(article.title)
+    rows = db.execute(
+        "SELECT id, title, source_id = ? OR id IN"
+        " (SELECT article_id FROM listings WHERE source_id = ?) FROM articles"
+        " WHERE canonical_url != '' AND canonical_url = ?",
+        (article.source_id, article.source_id, article.canonical_url),
+    )
+    for stored, stored_title, own in rows:
+        if own or identity.folded(stored_title) == title:
+            return str(stored)
+    return None
+
+
+def note_shared_link(db, article: Article) -> None:
+    """Log that a new article's link was seen from another source with other content."""
+    if not article.canonical_url:
+        return
+    row = db.execute(
+        "SELECT source_id FROM articles WHERE canonical_url != '' AND canonical_url = ?"
+        " AND source_id != ? LIMIT 1",
+        (article.canonical_url, article.source_id),
+    ).fetchone()
+    if row is not None:
+        logging.getLogger("monitor").info(
+            "link %r was seen from source %s with different content; this is a new article",
+            article.canonical_url[:200], row[0], extra={"source": article.source_id},
+        )  # fmt: skip
+
+
 def identities_each(db, articles: list[Article]) -> list[Article]:
     """`identities` as it was: one query an article."""
     links: dict[str, str] = {}
@@ -41,7 +93,7 @@ def identities_each(db, articles: list[Article]) -> list[Article]:
     for article in articles:
         if article.guid and article.canonical_url:
             first = links.setdefault(article.id, article.canonical_url)
-            if first != article.canonical_url or identity.guid_reused(db, article):
+            if first != article.canonical_url or guid_reused(db, article):
                 article = replace(article, guid="")
         known.append(article)
     return known
@@ -53,7 +105,7 @@ def unseen_each(db, articles: list[Article]) -> list[Article]:
     keys: set[str] = set()
     for given, article in zip(articles, identities_each(db, articles), strict=True):
         own = {article.id, article.content_hash, article.canonical_url} - {""}
-        if own & keys or identity.seen(db, article):
+        if own & keys or seen(db, article):
             continue
         keys |= own
         fresh[article.id] = article
@@ -64,7 +116,7 @@ def unseen_each(db, articles: list[Article]) -> list[Article]:
                 article.canonical_url[:200],
                 extra={"source": article.source_id},
             )
-        identity.note_shared_link(db, article)
+        note_shared_link(db, article)
     return list(fresh.values())
 
 
@@ -124,7 +176,7 @@ def test_batched_seen_detection_decides_as_the_per_article_one(store, caplog, se
             batched = identity.Known(db)
             batched.identities(batch)
             for article in known:
-                each, read = identity.stored_id(db, article), batched.stored_id(article)
+                each, read = stored_id(db, article), batched.stored_id(article)
                 assert (each is None) == (read is None)
                 if read is not None:
                     assert {each, read} <= matching(db, article)
