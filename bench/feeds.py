@@ -7,9 +7,11 @@ endless numbered stream (about 600 bytes an item, 30 KB at 50), with an ETag tha
 names the newest item and 304 for a matching If-None-Match. Items read like news:
 sentences drawn from bench/corpus.py's vocabulary with trade words, and every so
 often a phrase the shipped rules/ match. `/control?advance=K` moves every feed K
-items on (so the next poll of each sees K new items) and `/control?reset=1` starts
-again; both answer when done. Run in a process of its own, so its CPU is not
-counted as the client's; plain asyncio, HTTP/1.1 with keep-alive.
+items on (so the next poll of each sees K new items; with `&every=M` only every M-th
+feed), `/control?reset=1` starts again; both answer when done. `/stats?since=T`
+answers how many feeds were requested at or after Unix time T (bench/soak.py).
+Run in a process of its own, so its CPU is not counted as the client's; plain
+asyncio, HTTP/1.1 with keep-alive.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import asyncio
 import random
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
@@ -55,6 +58,7 @@ class Feeds:
         rng.shuffle(words)
         self.words = words
         self.heads: list[int] = []
+        self.last_hit = [0.0] * feeds  # Unix time of each feed's latest request
         self.bodies: dict[int, tuple[str, bytes]] = {}
         self.reset()
 
@@ -62,8 +66,8 @@ class Feeds:
         self.heads = [self.items] * self.count  # items 1..head; the newest `items` are shown
         self.bodies.clear()
 
-    def advance(self, k: int) -> None:
-        self.heads = [h + k for h in self.heads]
+    def advance(self, k: int, every: int = 1) -> None:
+        self.heads = [h + k if n % every == 0 else h for n, h in enumerate(self.heads)]
         self.bodies.clear()
 
     def item(self, feed: int, number: int) -> str:
@@ -114,11 +118,16 @@ def answer(feeds: Feeds, target: str, headers: dict[str, str]) -> bytes:
         if "reset" in query:
             feeds.reset()
         if "advance" in query:
-            feeds.advance(int(query["advance"][0]))
+            feeds.advance(int(query["advance"][0]), int(query.get("every", ["1"])[0]))
         return response("200 OK", {"Content-Type": "text/plain"}, b"ok\n")
+    if url.path == "/stats":
+        since = float(parse_qs(url.query)["since"][0])
+        count = sum(1 for t in feeds.last_hit if t >= since)
+        return response("200 OK", {"Content-Type": "text/plain"}, f"{count}\n".encode())
     name = url.path.removeprefix("/feed/").removesuffix(".xml")
     if not name.isdigit() or int(name) >= feeds.count:
         return response("404 Not Found", {})
+    feeds.last_hit[int(name)] = time.time()
     etag, body = feeds.body(int(name))
     if headers.get("if-none-match") == etag:
         return response("304 Not Modified", {"ETag": etag})

@@ -165,10 +165,10 @@ def health_alert(
 ) -> Alert:
     """A "source down" or "recovered" message for the outbox: no article, no link.
 
-    `kind` is "down" or "recovered"; its id names the source and the streak (`since`,
+    `kind` is "down", "silent" or "recovered"; its id names the source and the streak (`since`,
     when its first failed poll was), so the outbox holds at most one of each per streak.
     """
-    severity = "high" if kind == "down" else "info"
+    severity = "info" if kind == "recovered" else "high"
     return Alert(
         article_id=f"health:{source_id}:{kind}:{since:.0f}",
         notifier_id=notifier_id,
@@ -180,14 +180,6 @@ def health_alert(
         snippet=text,
         snippet_marks=(),
     )
-
-
-def rough_duration(seconds: float) -> str:
-    """A duration in its largest whole unit, rounded down: 7300 -> 2h, 95 -> 1m, 3 -> 3s."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{max(0, int(seconds))}s"
 
 
 # ---- the policy: threads, cooldowns, caps and digests -------------------------

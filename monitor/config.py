@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError
 
 from monitor.errors import Problem, UserError, did_you_mean, key_path, without_secrets
+from monitor.fetch import MAX_CONCURRENT, PER_HOST
 from monitor.listener import ListenAddress, split_listen
 from monitor.notify import NOTIFIERS, NotifierConfig
 from monitor.plugins import Registry
-from monitor.settings import Duration, Strict, secret_fields, secret_values
+from monitor.settings import Duration, Strict, human_duration, secret_fields, secret_values
 from monitor.sources import SOURCES, SourceConfig, SourceDefaults, with_defaults
 from monitor.store.postgres import is_postgres, redact_url, url_passwords, url_problem
 from monitor.yamlsrc import Document, Loc, load_yaml, validation_problems
@@ -40,15 +41,12 @@ class Defaults(SourceDefaults):
     user_agent: str = USER_AGENT
     dispatch_interval: Duration = 5.0
     remember: Duration = 90 * 86400.0  # how long a seen item is remembered after it was last shown
-    alert_after: Duration = 6 * 3600.0  # a source failing this long raises one "source down" alert
-    health_notify: list[str] | None = None  # where those go; None: `notify`; []: nowhere
-
-    @field_validator("alert_after")
-    @classmethod
-    def _alert_after_positive(cls, value: float) -> float:
-        if not 0 < value < float("inf"):
-            raise ValueError("alert_after must be a duration above zero, such as 6h")
-        return value
+    health_notify: list[str] | None = None  # where source health goes; None: `notify`; []: nowhere
+    # Polite fetching (monitor/fetch.py): requests at once to one host and in all, and the
+    # least time between the starts of two requests to one host.
+    per_host: int = Field(default=PER_HOST, ge=1, le=100)
+    max_concurrent: int = Field(default=MAX_CONCURRENT, ge=1, le=1000)
+    host_gap: Duration = 0.0
 
     @property
     def health_notifiers(self) -> list[str]:
@@ -124,6 +122,8 @@ def load_config(path: Path) -> Config:
             problems.append(doc.problem(loc, f"no notifier named `{name}`", key_path(loc), hint))
     if problem := _state_problem(model.state):
         problems.append(doc.problem(("state",), problem[0], "state", problem[1]))
+    resolved = [with_defaults(s, model.defaults) for s in sources]
+    problems += _too_often(doc, raw_sources, resolved)
     if problems:
         raise UserError([without_secrets(problem, secrets) for problem in problems])
     base = path.parent
@@ -132,11 +132,32 @@ def load_config(path: Path) -> Config:
         state=model.state,
         rule_paths=[base / p for p in model.rules],
         defaults=model.defaults,
-        sources=[with_defaults(s, model.defaults) for s in sources],
+        sources=resolved,
         notifiers=notifiers,
         disabled={n.id: n.missing() for n in notifiers if n.missing()},
         http=split_listen(model.http) if model.http else None,
     )
+
+
+def _too_often(doc: Document, raw: list[Any], sources: list[SourceConfig]) -> list[Problem]:
+    """A source polled more often than its kind allows (`interval_floor`): an error, pointing
+    at the key that set it (the source's own, or the defaults')."""
+    where = {item.get("id"): i for i, item in enumerate(raw) if isinstance(item, dict)}
+    problems = []
+    for source in sources:
+        floor, shortest = source.interval_floor(), source.interval_bounds[0]
+        if shortest >= floor:
+            continue
+        key = "min_interval" if shortest < source.interval else "interval"
+        i = where.get(source.id)
+        loc: Loc = ("sources", i, key) if i is not None and key in raw[i] else ("defaults", key)
+        message = (
+            f"source {source.id} would be polled every {human_duration(shortest)},"
+            f" more often than every {human_duration(floor)}"
+        )
+        hint = f"a feed on another host is polled at most every {human_duration(floor)}"
+        problems.append(doc.problem(loc, message, key_path(loc), hint))
+    return problems
 
 
 def raw_secrets(items: list[Any], registry: Registry[Any, Any]) -> list[str]:

@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import __version__
@@ -41,8 +43,8 @@ from monitor.match import RuleSet, load_rules
 from monitor.match.loading import fingerprint
 from monitor.metrics import LIVENESS_EVERY, Metrics, serve
 from monitor.notify import build_notifier
-from monitor.pipeline import Pipeline
-from monitor.settings import human_duration
+from monitor.pipeline import Pipeline, longest_wait
+from monitor.settings import human_duration, rough_duration
 from monitor.sources import (
     Source,
     SourceConfig,
@@ -57,6 +59,8 @@ STOP_GRACE = 10.0
 RULES_CHECK = 2.0  # seconds between looks at the rule files
 RETENTION_EVERY = 6 * 3600.0
 START_RATE = 20.0  # first polls a second after a start
+CLOCK_CHECK = 30.0  # seconds between two looks at the wall clock
+CLOCK_JUMP = 60.0  # the wall clock moving this much more (or less) than time passed: a jump
 
 
 class Daemon:
@@ -74,7 +78,13 @@ class Daemon:
         # on a shared database: another daemon's config may have a notifier this one lacks.
         if not self.store.shared:
             self.store.outbox.orphans_dead(n.id for n in config.notifiers)
-        self.fetcher = Fetcher(config.defaults.user_agent)
+        limits = config.defaults
+        self.fetcher = Fetcher(
+            limits.user_agent,
+            max_concurrent=limits.max_concurrent,
+            per_host=limits.per_host,
+            min_gap=limits.host_gap,
+        )
         context = SourceContext(self.fetcher, config.base_dir, once=once)
         self.sources = [(build_source(s, context), s) for s in config.sources if s.enabled]
         notifiers = {n.id: build_notifier(n) for n in config.enabled_notifiers}
@@ -99,6 +109,7 @@ class Daemon:
         self.dispatcher = Dispatcher(self.store, notifiers, configs, self.metrics)
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.stopping = False
+        self.scheduler = AsyncIOScheduler(timezone=UTC)  # started by run_forever
 
     async def close(self) -> None:
         if not self.once:
@@ -128,12 +139,15 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler = self.scheduler
+        self.pipeline.planned = self._reschedule
         now = datetime.now(UTC)
         states = {s.source_id: s for s in await self.store.call(self.store.source_states)}
         for number, (source, settings) in enumerate(self.sources):
             interval = settings.interval
-            first = first_poll(states.get(source.id), interval, now.timestamp(), number)
+            state = states.get(source.id)
+            longest = longest_wait(settings, state)
+            first = first_poll(state, interval, now.timestamp(), number, longest)
             scheduler.add_job(
                 self._tracked(self._poll_and_dispatch),
                 "interval",
@@ -172,7 +186,9 @@ class Daemon:
                                          self.store, intervals, loop)  # fmt: skip
             scheduler.add_job(watch.beat, "interval", id="liveness", seconds=LIVENESS_EVERY)
         loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+        scheduler.add_listener(self._started_late, EVENT_JOB_SUBMITTED)
         scheduler.start()
+        watching = asyncio.create_task(self._watch_clock())
         log.info(
             "running: %d sources, %d rules, notifiers: %s",
             len(self.sources),
@@ -182,6 +198,7 @@ class Daemon:
         await stop.wait()
         log.info("stopping")
         self.stopping = True  # a poll that ends during the grace starts no new drain
+        watching.cancel()
         scheduler.shutdown(wait=False)
         await self._finish_in_flight(loop.time() + STOP_GRACE)
         await self.close()
@@ -257,6 +274,38 @@ class Daemon:
             log.info("forgot %d articles no source has shown for %s", forgotten,
                      human_duration(self.config.defaults.remember))  # fmt: skip
 
+    async def _watch_clock(self) -> None:
+        """APScheduler keeps its jobs' times on the wall clock: set back a day, every job
+        would wait out the day. The jump is seen against the monotonic clock, and then
+        every job is due again (the polls spread as at a start)."""
+        wall, steady = time.time(), time.monotonic()
+        while True:
+            await asyncio.sleep(CLOCK_CHECK)
+            jump = (time.time() - wall) - (time.monotonic() - steady)
+            wall, steady = time.time(), time.monotonic()
+            if abs(jump) < CLOCK_JUMP:
+                continue
+            log.warning(
+                "the clock moved %s %s: every job is due again",
+                "back" if jump < 0 else "ahead", rough_duration(abs(jump)),
+            )  # fmt: skip
+            for number, job in enumerate(self.scheduler.get_jobs()):
+                when = datetime.fromtimestamp(wall + number / START_RATE, UTC)
+                self.scheduler.modify_job(job.id, next_run_time=when)
+            self.scheduler.wakeup()
+
+    def _started_late(self, event: JobSubmissionEvent) -> None:
+        """A poll's lateness: the time from when it was scheduled to when it started."""
+        if event.job_id.startswith("source:") and event.scheduled_run_times:
+            late = datetime.now(UTC) - max(event.scheduled_run_times)
+            self.metrics.poll_lateness.observe(max(0.0, late.total_seconds()))
+
+    def _reschedule(self, source_id: str, due: float) -> None:
+        """Move the source's next poll to when its schedule says (monitor/schedule.py)."""
+        with contextlib.suppress(JobLookupError):  # shutting down
+            when = datetime.fromtimestamp(due, UTC)
+            self.scheduler.modify_job(f"source:{source_id}", next_run_time=when)
+
     async def _poll_and_dispatch(self, source: Source, settings: SourceConfig) -> None:
         if await self.pipeline.poll(source, settings):
             await self._dispatch()
@@ -294,7 +343,9 @@ class Daemon:
             log.error("job failed", exc_info=task.exception())
 
 
-def first_poll(state: SourceState | None, interval: float, now: float, number: int) -> float:
+def first_poll(
+    state: SourceState | None, interval: float, now: float, number: int, longest: float
+) -> float:
     """When a source is first polled after a start.
 
     A restart resumes the schedule: a source polled before is due an interval
@@ -304,7 +355,9 @@ def first_poll(state: SourceState | None, interval: float, now: float, number: i
     """
     due = now + min(number / START_RATE, interval)
     if state is not None and state.last_poll_at is not None:
-        due = max(due, state.next_due_at or state.last_poll_at + interval)
+        planned = state.next_due_at or state.last_poll_at + interval
+        if planned - now <= longest:  # further ahead: the clock was set back; due now
+            due = max(due, planned)
     return due
 
 

@@ -84,6 +84,7 @@ class FetchResult:
     content_type: str
     etag: str | None
     last_modified: str | None
+    max_age: float = 0.0  # Cache-Control max-age: how long the response stays fresh, in seconds
 
     @property
     def not_modified(self) -> bool:
@@ -235,6 +236,7 @@ class Fetcher:
                 content_type=response.headers.get("content-type", ""),
                 etag=_raw_header(response, b"etag"),
                 last_modified=_raw_header(response, b"last-modified"),
+                max_age=_max_age(response.headers.get("cache-control", "")),
             )
 
 
@@ -276,6 +278,18 @@ def _raw_header(response: httpx.Response, name: bytes) -> str | None:
         if key.lower() == name:
             return value.decode("latin-1")
     return None
+
+
+def _max_age(cache_control: str) -> float:
+    """Cache-Control's max-age (0 when absent, malformed, or no-cache / no-store)."""
+    directives = [d.strip().lower() for d in cache_control.split(",")]
+    if "no-cache" in directives or "no-store" in directives:
+        return 0.0
+    for directive in directives:
+        name, _, value = directive.partition("=")
+        if name.strip() == "max-age" and value.strip().strip('"').isdigit():
+            return float(min(int(value.strip().strip('"')), 10 * 365 * 86400))
+    return 0.0
 
 
 def _header_bytes(text: str | None) -> bytes | None:

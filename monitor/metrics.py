@@ -39,6 +39,7 @@ LIVENESS_EVERY = 5.0  # seconds between the scheduler's heartbeats
 STALE_BEAT = 30.0  # no heartbeat for this long: the scheduler is not running its jobs
 STUCK_INTERVALS = 3  # a source whose last good poll is older than this many intervals is stuck
 SEND_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+LATE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 MATCH_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.0)
 
 
@@ -66,6 +67,11 @@ class Metrics:
         self.send_seconds = Histogram(
             "trade_monitor_send_duration_seconds", "Time one send took, by notifier",
             ["notifier"], buckets=SEND_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.poll_lateness = Histogram(
+            "trade_monitor_poll_lateness_seconds",
+            "How long after its scheduled time a poll started (a busy event loop shows here)",
+            buckets=LATE_BUCKETS, registry=registry,
         )  # fmt: skip
         self.match_seconds = Histogram(
             "trade_monitor_match_duration_seconds", "Time to match one article against the rules",

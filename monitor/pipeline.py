@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -17,21 +16,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from monitor.alerts import Alert, AlertPolicy, build_alerts, health_alert, rough_duration
+from monitor import schedule
+from monitor.alerts import Alert, AlertPolicy, build_alerts, health_alert
 from monitor.article import Article
 from monitor.config import Config
+from monitor.fetch import RETRY_AFTER_MAX
 from monitor.match import RuleSet
 from monitor.metrics import Metrics
 from monitor.notify import Notifier
-from monitor.settings import human_duration
+from monitor.schedule import Activity
+from monitor.settings import human_duration, rough_duration
 from monitor.sources import PollResult, Source, SourceConfig, SourceError
 from monitor.stages import NewArticle, record_articles, record_poll
-from monitor.store import Store
+from monitor.store import SourceState, Store
 
 log = logging.getLogger("monitor")
 GAP_MIN_ITEMS = 5  # a feed this short is often wholly new; no warning below it
 CHUNK = 200  # new articles matched (and recorded) in one go before others get a turn
-BACKOFF_MAX = 6 * 3600.0  # the longest wait between two polls of a failing source
 LEASE_SPAN = 15.0  # seconds a poll's lease lasts unless renewed (every third of that)
 LEASE_SHARE = 0.9  # of a source's interval, in which no other daemon polls it again
 
@@ -54,6 +55,8 @@ class Pipeline:
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="match")
     )
     metrics: Metrics = field(default_factory=Metrics)
+    # Told each source's next poll (the daemon moves the source's job to it).
+    planned: Callable[[str, float], None] = lambda source_id, due: None
 
     async def poll(self, source: Source, settings: SourceConfig) -> bool:
         """Poll once; on a shared database only if no daemon polled it within 90% of its
@@ -82,19 +85,20 @@ class Pipeline:
     async def _poll(self, source: Source, settings: SourceConfig) -> bool:
         store = self.store
         state = await store.call(store.source_state, source.id)
-        if self.obey_backoff and state.next_due_at and time.time() < state.next_due_at:
-            return True  # failing, and backing off: not due yet
-        started = time.monotonic()
+        if self.obey_backoff and not _due(state, settings, time.time()):
+            self.planned(source.id, state.next_due_at or 0.0)  # not yet (another daemon polled)
+            return True
+        started, started_at = time.monotonic(), time.time()
         try:
             async with asyncio.timeout(settings.timeout * 3 + 30):
                 result = await source.poll(state.cursor)
         except (SourceError, TimeoutError) as exc:
             wait = exc.retry_after if isinstance(exc, SourceError) else None
-            await self._failed(source.id, str(exc) or "poll timed out", settings, wait)
+            await self._failed(source.id, str(exc) or "poll timed out", settings, started_at, wait)
             return False
         except Exception as exc:  # a source bug must not stop the daemon
             log.exception("poll crashed", extra={"source": source.id})
-            await self._failed(source.id, f"{type(exc).__name__}: {exc}", settings)
+            await self._failed(source.id, f"{type(exc).__name__}: {exc}", settings, started_at)
             return False
         fresh = await store.call(store.unseen, result.articles)
         alert_from = _alert_window_start(state.primed, settings.backfill)
@@ -117,6 +121,7 @@ class Pipeline:
                 "recovered after %d failed polls", state.error_streak, extra={"source": source.id}
             )
             await self._health_recovered(source.id, state.error_streak)
+        await self._plan(source.id, settings, state, result, bool(recorded), started_at)
         if recorded or not state.primed:
             note = "" if state.primed or settings.backfill else " (first poll: recorded as seen)"
             log.info(
@@ -177,15 +182,48 @@ class Pipeline:
         alerts = build_alerts(article, matches, self.config.defaults.notify, self.notifiers.keys())
         return NewArticle(article, matches, alerts)
 
+    async def _plan(
+        self,
+        source_id: str,
+        settings: SourceConfig,
+        state: SourceState,
+        result: PollResult,
+        recorded: bool,
+        started_at: float,
+    ) -> None:
+        """The next poll after a good one, from how often the source has news (and what its
+        publisher asks); and its silence, if it has none far beyond its usual rate."""
+        before = state.activity
+        activity = before.after(state.primed and recorded, started_at)
+        low, high = settings.interval_bounds
+        plan = schedule.healthy(settings.interval, low, high, activity, result.wait_hint,
+                                started_at)  # fmt: skip
+        await self.store.call(self.store.plan, source_id, plan, activity)
+        self.planned(source_id, plan.due)
+        limit = before.silent_after()
+        if activity.last_new_at != before.last_new_at:  # news
+            if limit is not None and before.quiet(started_at) >= limit:
+                await self._health_heard(source_id)
+        elif limit is not None and activity.quiet(started_at) >= limit:
+            await self._health_silent(source_id, activity, limit)
+
     async def _failed(
-        self, source_id: str, error: str, settings: SourceConfig, retry_after: float | None = None
+        self,
+        source_id: str,
+        error: str,
+        settings: SourceConfig,
+        started_at: float,
+        retry_after: float | None = None,
     ) -> None:
         """Count the failure and back off; never sooner than the server asked (Retry-After)."""
         self.metrics.poll_failed(source_id)
         streak = await self.store.call(self.store.record_failure, source_id, error)
-        now = time.time()
-        due = max(retry_at(settings.interval, streak, now), now + (retry_after or 0.0))
-        await self.store.call(self.store.back_off, source_id, due)
+        plan = schedule.failing(
+            settings.interval, settings.max_backoff, streak, retry_after, started_at
+        )
+        await self.store.call(self.store.plan, source_id, plan)
+        self.planned(source_id, plan.due)
+        now, due = time.time(), plan.due
         if streak == 1:
             log.warning(
                 "poll failed: %s (trying again in %s, and less often while it fails;"
@@ -199,13 +237,13 @@ class Pipeline:
                 "poll failed again (%d in a row), next try in %s: %s",
                 streak, human_duration(round(due - now)), error, extra={"source": source_id},
             )  # fmt: skip
-        await self._health_down(source_id, error, streak)
+        await self._health_down(source_id, error, streak, settings.alert_after)
 
     def _health_targets(self) -> list[str]:
         enabled = self.notifiers.keys()
         return [n for n in self.config.defaults.health_notifiers if n in enabled]
 
-    async def _health_down(self, source_id: str, error: str, streak: int) -> None:
+    async def _health_down(self, source_id: str, error: str, streak: int, after: float) -> None:
         """Failing longer than `alert_after`: one "source down" message per streak (the
         store notes the streak and whether it was told, across restarts and daemons)."""
         targets = self._health_targets()
@@ -222,7 +260,7 @@ class Pipeline:
             )
             return [health_alert(n, source_id, "down", since, title, text) for n in targets]
 
-        store, after = self.store, self.config.defaults.alert_after
+        store = self.store
         if await store.call(store.source_down, source_id, streak, after, alerts):
             log.warning(
                 "failing for %s or more: source-down alert queued for %s",
@@ -240,23 +278,62 @@ class Pipeline:
 
         await self.store.call(self.store.source_recovered, source_id, alerts)
 
+    async def _health_silent(self, source_id: str, activity: Activity, limit: float) -> None:
+        """No news far beyond the source's usual rate (a feed frozen by a cache, a moved
+        page): one message per silence."""
+        targets = self._health_targets()
+        usual = rough_duration(activity.usual_gap or 0)
+
+        def alerts(since: float, now: float) -> list[Alert]:
+            title = f"Source {source_id} silent for {rough_duration(now - since)}"
+            text = (
+                f"Its polls succeed, but nothing new since {_iso(since)}; it usually has news"
+                f" every {usual}. A message follows when it has news again."
+            )
+            return [health_alert(n, source_id, "silent", since, title, text) for n in targets]
+
+        if not targets:
+            return
+        since = activity.last_new_at or time.time()
+        if await self.store.call(self.store.source_silent, source_id, since, alerts):
+            log.warning(
+                "no news for %s (usually every %s): source-silent alert queued for %s",
+                rough_duration(time.time() - since), usual, ", ".join(targets),
+                extra={"source": source_id},
+            )  # fmt: skip
+
+    async def _health_heard(self, source_id: str) -> None:
+        """News again after a silence that was told."""
+        targets = self._health_targets()
+
+        def alerts(since: float, now: float) -> list[Alert]:
+            title = f"Source {source_id} has news again after {rough_duration(now - since)}"
+            text = f"New items again; the last before them came {_iso(since)}."
+            return [health_alert(n, source_id, "recovered", since, title, text) for n in targets]
+
+        await self.store.call(self.store.source_heard, source_id, alerts)
+
+
+def _due(state: SourceState, settings: SourceConfig, now: float) -> bool:
+    """Whether the source's next poll is due: a timer a moment early is on time, and a plan
+    further ahead than any plan can be (the clock was set back) is due now."""
+    if state.next_due_at is None:
+        return True
+    early = min(1.0, settings.interval / 10)
+    ahead = state.next_due_at - now
+    return ahead <= early or ahead > longest_wait(settings, state)
+
+
+def longest_wait(settings: SourceConfig, state: SourceState | None) -> float:
+    """The furthest ahead a plan of this source can be in its state (monitor/schedule.py):
+    a healthy source's longest interval; a failing one's backoff or a server's Retry-After."""
+    failing = state is not None and state.error_streak > 0
+    longest = max(settings.max_backoff, RETRY_AFTER_MAX) if failing else settings.interval_bounds[1]
+    return longest + 60.0
+
 
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def retry_at(
-    interval: float, streak: int, now: float, draw: Callable[[], float] = random.random
-) -> float:
-    """When to poll a source again after `streak` failures in a row.
-
-    The wait doubles with each failure, from the source's interval up to
-    BACKOFF_MAX (6 h), and is drawn between half of that and all of it, so
-    sources that failed together (one host down) spread out when it is back;
-    never sooner than the interval.
-    """
-    ceiling = min(BACKOFF_MAX, interval * 2.0 ** min(streak - 1, 40))
-    return now + max(interval, ceiling * (0.5 + draw() / 2))
 
 
 def _warn_gap(source_id: str, articles: Sequence[Article], settings: SourceConfig) -> None:

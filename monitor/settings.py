@@ -43,6 +43,14 @@ def parse_duration(value: Any) -> float:
     return seconds
 
 
+def rough_duration(seconds: float) -> str:
+    """A duration in its largest whole unit, rounded down: 7300 -> 2h, 95 -> 1m, 3 -> 3s."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{max(0, int(seconds))}s"
+
+
 def human_duration(seconds: float) -> str:
     """Seconds as the config writes them: 90 -> 90s, 600 -> 10m, 7200 -> 2h."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):

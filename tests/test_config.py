@@ -208,3 +208,54 @@ def test_a_zero_interval_or_timeout_is_refused(tmp_path):
         load_config(path)
     keys = {problem.key for problem in raised.value.problems}
     assert keys == {"defaults.interval", "sources[0].timeout"}
+
+
+def problems_of(tmp_path, text):
+    with pytest.raises(UserError) as raised:
+        load_config(write(tmp_path, text))
+    return {problem.key: problem for problem in raised.value.problems}
+
+
+def test_a_feed_on_another_host_is_polled_at_most_every_30_seconds(tmp_path):
+    found = problems_of(
+        tmp_path,
+        "defaults: {interval: 10s}\n"
+        "sources:\n"
+        "  - {id: a, type: rss, url: 'https://x.example/a'}\n"
+        "  - {id: b, type: rss, url: 'https://x.example/b', interval: 5m, min_interval: 20s}\n"
+        "  - {id: c, type: rss, url: 'http://127.0.0.1:8080/c', interval: 500ms}\n"
+        "  - {id: d, type: rss, url: 'http://localhost/d'}\n",
+    )
+    assert set(found) == {"defaults.interval", "sources[1].min_interval"}
+    assert "source a would be polled every 10s, more often than every 30s" in str(
+        found["defaults.interval"]
+    )
+    assert found["sources[1].min_interval"].line == 4
+    assert "another host" in found["sources[1].min_interval"].hint
+
+
+def test_schedule_and_politeness_keys(tmp_path):
+    config = load_config(
+        write(
+            tmp_path,
+            "defaults: {per_host: 1, host_gap: 2s, max_concurrent: 5, alert_after: 1h,"
+            " max_interval: 4h}\n"
+            "sources:\n"
+            "  - {id: a, type: rss, url: 'https://x.example/a', alert_after: 15m,"
+            " min_interval: 1m, max_backoff: 1h}\n"
+            "  - {id: b, type: rss, url: 'https://x.example/b', interval: 8h}\n",
+        )
+    )
+    a, b = config.sources
+    assert (config.defaults.per_host, config.defaults.host_gap) == (1, 2.0)
+    assert config.defaults.max_concurrent == 5
+    assert (a.alert_after, b.alert_after, a.max_backoff, b.max_backoff) == (900, 3600, 3600, 21600)
+    assert a.interval_bounds == (60, 4 * 3600)
+    assert b.interval_bounds == (8 * 3600, 8 * 3600)  # the interval is always within
+
+
+@pytest.mark.parametrize("bad", ["{per_host: 0}", "{max_concurrent: -1}", "{host_gap: soon}"])
+def test_bad_politeness_keys_are_errors(tmp_path, bad):
+    assert set(problems_of(tmp_path, f"defaults: {bad}\n")) <= {
+        "defaults.per_host", "defaults.max_concurrent", "defaults.host_gap"
+    }  # fmt: skip

@@ -8,6 +8,7 @@ and across all of them.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from monitor.fetch import Fetcher, FetchError
+from tests.builders import feed_source, run_once
 from tests.servers import FeedServer, LocalServer, Route
 
 UA = "trade-monitor-test/1.0 (+https://example.org)"
@@ -292,3 +294,14 @@ def test_a_503_with_retry_after_says_so_but_does_not_hold_the_host(feed_server):
     error, other = asyncio.run(run())
     assert error.retry_after == 120 and str(error).startswith("HTTP 503")
     assert other == "HTTP 200"
+
+
+def test_the_configs_host_limits_hold_in_the_daemon(workspace, servers):
+    """`per_host` and `host_gap` from config.yaml reach the daemon's fetcher."""
+    server = counting(servers, delay=0.1)
+    sources = [feed_source(f"{server.url}/{i}.xml", id=f"feed{i}") for i in range(5)]
+    workspace.write_config(sources, None, {"per_host": 1, "host_gap": "200ms"})
+    assert run_once(workspace) == 0
+    assert len(server.starts) == 5 and server.counter.peak == 1
+    gaps = [b - a for a, b in itertools.pairwise(sorted(server.starts))]
+    assert min(gaps) >= 0.19, gaps

@@ -15,6 +15,8 @@ import pytest
 from monitor.alerts import HEALTH_RULE, health_alert
 from monitor.config import load_config
 from monitor.errors import UserError
+from monitor.schedule import SILENT_HISTORY, Activity, Plan
+from monitor.store import open_store
 from tests.builders import feed_source, items, run_once
 from tests.servers import Route, rss
 
@@ -141,3 +143,45 @@ def test_health_notify_must_name_a_notifier_and_defaults_to_notify(tmp_path):
     assert config.defaults.health_notifiers == ["console"]
     config = load_config(write(tmp_path, "{health_notify: []}"))
     assert config.defaults.health_notifiers == []
+
+
+def test_a_source_silent_far_beyond_its_usual_rate_alerts_once_and_once_heard(
+    workspace, feed_server, slack_server
+):
+    feed_server.add("/feed.xml", Route(rss(items(0, 2)), etag='"v1"'))
+    workspace.write_config(
+        [feed_source(feed_server.url + "/feed.xml", id="bis")],
+        [
+            {"id": "slack", "type": "slack", "webhook_url": slack_server.webhook_url},
+            {"id": "console", "type": "console"},
+        ],
+        {"notify": ["console"], "health_notify": ["slack"]},
+    )
+    assert run_once(workspace) == 0  # the first poll
+    five_days_ago = time.time() - 5 * 86400
+    store = open_store("sqlite:///state/monitor.db", workspace.root)
+    try:  # news every 10 minutes, until five days ago
+        store.plan("bis", Plan(time.time(), "due"), Activity(five_days_ago, 600.0, 50))
+    finally:
+        store.close()
+    for _ in range(3):  # polls that work but find nothing new: one message, not three
+        assert run_once(workspace) == 0
+    [silent] = slack_texts(slack_server)
+    assert "Source bis silent for 5d" in silent
+    assert "usually has news every 10m" in json.dumps(slack_server.delivered[0]["payload"])
+    feed_server.routes["/feed.xml"] = Route(rss(items(0, 3)), etag='"v2"')
+    assert run_once(workspace) == 0
+    assert len(slack_server.delivered) == 2
+    assert "Source bis has news again after 5d" in slack_texts(slack_server)[1]
+    assert run_once(workspace) == 0
+    assert len(slack_server.delivered) == 2
+
+
+def test_the_store_tells_each_silence_once(each_store):
+    store = each_store
+    queue = lambda since, now: [health_alert("slack", "bis", "silent", since, "t", "")]  # noqa: E731
+    assert store.source_silent("bis", 1000.0, queue) == 1
+    assert store.source_silent("bis", 1000.0, queue) == 0  # told already, across daemons
+    assert store.source_heard("bis", queue) == 1
+    assert store.source_heard("bis", queue) == 0
+    assert Activity(1000.0, 600.0, SILENT_HISTORY - 1).silent_after() is None

@@ -87,6 +87,9 @@ def test_metrics_count_polls_articles_matches_and_alerts(workspace, feed_server)
         assert value(parsed, "trade_monitor_outbox_oldest_pending_age_seconds") == 0
         assert value(parsed, "trade_monitor_store_up") == 1
         assert value(parsed, "trade_monitor_match_duration_seconds_count") >= 3
+        polls = value(parsed, "trade_monitor_polls_total", source="feed")
+        assert value(parsed, "trade_monitor_poll_lateness_seconds_count") >= polls - 1
+        assert value(parsed, "trade_monitor_poll_lateness_seconds_bucket", le="10.0") >= 1
         assert value(parsed, "trade_monitor_send_duration_seconds_count", notifier="console") == 3
         assert value(parsed, "trade_monitor_source_last_success_timestamp_seconds", source="feed")
         assert SECRET not in text

@@ -2,43 +2,64 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import time
+from dataclasses import replace
 
 import pytest
+import time_machine
 
-from monitor.daemon import START_RATE, first_poll
-from monitor.pipeline import BACKOFF_MAX, retry_at
+from monitor import daemon as daemon_module
+from monitor.cli.common import load_all
+from monitor.daemon import START_RATE, Daemon, first_poll
+from monitor.fetch import _max_age
+from monitor.pipeline import _due, longest_wait
+from monitor.schedule import (
+    GAP_WEIGHT,
+    SILENT_FLOOR,
+    SILENT_HISTORY,
+    Activity,
+    Plan,
+    failing,
+    healthy,
+    retry_at,
+)
+from monitor.sources import rss as rss_module
+from monitor.sources.rss import RssConfig, parse_feed, publisher_wait
 from monitor.store import SourceState, open_store
-from tests.builders import feed_source, run_once, start_daemon, stop, wait_for
-from tests.servers import Route
+from tests.builders import feed_source, items, run_once, start_daemon, stop, wait_for
+from tests.servers import Route, rss
 from tests.test_cli import cli
 
 NOW = 1_000_000.0
+BACKOFF_MAX = 6 * 3600.0
 
 
 @pytest.mark.parametrize(
     ("streak", "low", "high"),
-    [(1, 600, 600), (2, 600, 1200), (3, 1200, 2400), (5, 4800, 9600), (40, 10800, BACKOFF_MAX)],
+    [(1, 600, 600), (2, 600, 1200), (3, 600, 2400), (5, 600, 9600), (40, 600, BACKOFF_MAX)],
 )
 def test_the_wait_doubles_with_each_failure_up_to_six_hours(streak, low, high):
-    waits = [retry_at(600.0, streak, NOW, lambda d=d: d) - NOW for d in (0.0, 0.5, 1.0)]
+    waits = [retry_at(600.0, BACKOFF_MAX, streak, NOW, lambda d=d: d) - NOW for d in (0, 0.5, 1)]
     assert min(waits) == pytest.approx(low) and max(waits) == pytest.approx(high)
 
 
 def test_the_wait_is_never_shorter_than_the_interval():
-    assert retry_at(86400.0, 3, NOW, lambda: 0.0) == NOW + 86400.0
+    assert retry_at(86400.0, BACKOFF_MAX, 3, NOW, lambda: 0.0) == NOW + 86400.0
 
 
 def test_new_sources_start_spread_and_known_ones_resume_their_schedule():
-    assert first_poll(None, 600.0, NOW, 0) == NOW
-    assert first_poll(None, 600.0, NOW, 999) == pytest.approx(NOW + 999 / START_RATE)
-    assert first_poll(None, 5.0, NOW, 999) == NOW + 5.0  # never more than an interval late
+    assert first_poll(None, 600.0, NOW, 0, 86400) == NOW
+    assert first_poll(None, 600.0, NOW, 999, 86400) == pytest.approx(NOW + 999 / START_RATE)
+    assert first_poll(None, 5.0, NOW, 999, 86400) == NOW + 5.0  # never more than an interval late
     polled = SourceState("a", {}, primed=True, last_poll_at=NOW - 100)
-    assert first_poll(polled, 600.0, NOW, 0) == NOW + 500  # an interval after the last poll
+    assert first_poll(polled, 600.0, NOW, 0, 86400) == NOW + 500  # an interval after the last poll
     overdue = SourceState("a", {}, primed=True, last_poll_at=NOW - 6000)
-    assert first_poll(overdue, 600.0, NOW, 3) == NOW + 3 / START_RATE
+    assert first_poll(overdue, 600.0, NOW, 3, 86400) == NOW + 3 / START_RATE
     failing = SourceState("a", {}, primed=True, last_poll_at=NOW - 100, next_due_at=NOW + 3000)
-    assert first_poll(failing, 600.0, NOW, 0) == NOW + 3000  # the backoff outlives a restart
+    assert first_poll(failing, 600.0, NOW, 0, 86400) == NOW + 3000  # the backoff outlives a restart
 
 
 def test_a_failing_source_is_polled_less_and_less_often(workspace, feed_server):
@@ -54,7 +75,7 @@ def test_a_failing_source_is_polled_less_and_less_often(workspace, feed_server):
         _, _, _, err = stop(daemon)
     later_hits = len(feed_server.hits("/feed.xml")) - first_hits
     assert later_hits <= 3, later_hits  # every second without the backoff: 6
-    assert "backing off, next try in" in status
+    assert "next try in" in status and "(backing off after" in status
     assert err.count("poll failed:") == 1  # one line a streak
 
 
@@ -77,3 +98,236 @@ def test_a_429s_retry_after_holds_the_source_across_a_restart(workspace, feed_se
     finally:
         stop(daemon)
     assert len(feed_server.hits("/feed.xml")) == asked
+
+
+# ---- a healthy source's next poll: the interval, adaptive bounds, publisher hints ------
+
+
+def test_without_bounds_a_healthy_source_keeps_its_interval():
+    quiet = Activity(NOW - 7200, 3600.0, 10)
+    assert healthy(600, 600, 600, quiet, 0, NOW) == Plan(NOW + 600, "every 10m")
+
+
+@pytest.mark.parametrize(
+    ("last_new", "usual_gap", "wait"),
+    [
+        (NOW, 3600.0, 120),  # news just now: the shortest interval
+        (NOW - 7200, 86400.0, 1800),  # quiet for 2 h: a quarter of that
+        (NOW - 86400, 1200.0, 300),  # a busy feed gone quiet: a quarter of its usual gap
+        (NOW - 30 * 86400, 30 * 86400.0, 14400),  # a month quiet: the longest
+        (NOW - 7200, None, 1800),  # no gap measured yet: the quiet alone
+    ],
+)
+def test_an_adaptive_interval_follows_how_often_the_source_has_news(last_new, usual_gap, wait):
+    plan = healthy(600, 120, 14400, Activity(last_new, usual_gap, 10), 0, NOW)
+    assert plan.due == NOW + wait and plan.reason.startswith("adaptive: news")
+
+
+def test_a_publishers_hint_is_a_floor_up_to_the_longest_interval():
+    fresh = Activity(NOW, None, 1)
+    assert healthy(600, 600, 600, fresh, 3600, NOW).due == NOW + 600  # bounds not widened
+    plan = healthy(600, 600, 7200, fresh, 3600, NOW)
+    assert plan == Plan(NOW + 3600, "the publisher asks for 1h between polls")
+    assert healthy(600, 600, 1800, fresh, 3600, NOW).due == NOW + 1800
+    assert healthy(600, 600, 7200, fresh, 60, NOW).due == NOW + 600  # never sooner for a hint
+
+
+def test_the_usual_gap_is_a_moving_average_of_the_gaps_between_news():
+    first = Activity().after(False, NOW)  # the first poll: no news yet, the clock starts
+    assert first == Activity(NOW, None, 0)
+    one = first.after(True, NOW + 100)
+    assert one == Activity(NOW + 100, 100.0, 1)
+    two = one.after(True, NOW + 500)
+    assert two.usual_gap == pytest.approx(100 + GAP_WEIGHT * 300) and two.news_polls == 2
+    assert two.after(False, NOW + 9000) == two  # a poll without news changes nothing
+
+
+def test_silence_means_something_only_with_history_and_after_four_days():
+    assert Activity(NOW, 600.0, SILENT_HISTORY - 1).silent_after() is None
+    assert Activity(NOW, 600.0, SILENT_HISTORY).silent_after() == SILENT_FLOOR
+    assert Activity(NOW, 86400.0, SILENT_HISTORY).silent_after() == 10 * 86400
+
+
+def test_a_failing_source_says_why_it_waits():
+    assert failing(600, 3600, 3, None, NOW, lambda: 1.0) == Plan(
+        NOW + 2400, "backing off after 3 failed polls"
+    )
+    assert failing(600, 3600, 9, None, NOW, lambda: 1.0).due == NOW + 3600  # the cap
+    asked = failing(600, 3600, 1, 7200, NOW, lambda: 1.0)
+    assert asked == Plan(NOW + 7200, "the server asked us to wait (Retry-After)")
+
+
+@pytest.mark.parametrize(
+    ("head", "wait"),
+    [
+        (b"<rss><channel><ttl>60</ttl><item><ttl>1</ttl></item>", 3600),
+        (
+            b"<rss><channel><sy:updatePeriod>hourly</sy:updatePeriod>"
+            b"<sy:updateFrequency>2</sy:updateFrequency><item/>",
+            1800,
+        ),
+        (b"<rss><channel><sy:updatePeriod>daily</sy:updatePeriod><ttl>5</ttl>", 86400),
+        (b"<rss><channel><item><ttl>60</ttl></item>", 0),  # an item's, not the channel's
+        (b"<rss><channel><ttl>soon</ttl>", 0),
+        (
+            b"<rss><channel><sy:updateFrequency>0</sy:updateFrequency>"
+            b"<sy:updatePeriod>weekly</sy:updatePeriod>",
+            7 * 86400,
+        ),
+    ],
+)
+def test_a_feed_says_how_often_to_read_it(head, wait):
+    assert publisher_wait(head) == wait
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("public, max-age=300", 300),
+        ('max-age="60"', 60),
+        ("no-cache, max-age=300", 0),
+        ("max-age=soon", 0),
+        ("", 0),
+        ("s-maxage=99", 0),
+    ],
+)
+def test_cache_control_max_age(header, seconds):
+    assert _max_age(header) == seconds
+
+
+def test_a_publishers_max_age_holds_polls_within_max_interval(workspace, feed_server):
+    url = feed_server.add(
+        "/feed.xml", Route(rss(items(0, 2)), headers={"Cache-Control": "max-age=3600"})
+    )
+    workspace.write_config([feed_source(url, interval="1s", max_interval="2h")])
+    daemon = start_daemon(workspace)
+    try:
+        assert wait_for(lambda: len(feed_server.hits("/feed.xml")) >= 1, timeout=15)
+        time.sleep(3)  # three intervals
+        status = cli("status", "--config", str(workspace.config)).stdout
+    finally:
+        stop(daemon)
+    assert len(feed_server.hits("/feed.xml")) == 1
+    assert "next poll in 59m" in status or "next poll in 1h" in status, status
+    assert "(the publisher asks for 1h between polls)" in status
+
+
+def test_without_max_interval_the_publisher_cannot_slow_a_source(workspace, feed_server):
+    url = feed_server.add(
+        "/feed.xml", Route(rss(items(0, 2)), headers={"Cache-Control": "max-age=3600"})
+    )
+    workspace.write_config([feed_source(url, interval="1s")])
+    daemon = start_daemon(workspace)
+    try:
+        assert wait_for(lambda: len(feed_server.hits("/feed.xml")) >= 3, timeout=15)
+    finally:
+        stop(daemon)
+
+
+def test_the_plan_and_the_news_rate_survive_a_restart(each_store):
+    store = each_store
+    store.record_failure("feed", "HTTP 500")
+    store.plan("feed", Plan(NOW + 60, "backing off after 1 failed poll"))
+    store.plan("feed", Plan(NOW + 900, "adaptive: news 1h ago"), Activity(NOW - 3600, 1800.0, 4))
+    state = store.source_state("feed")
+    assert (state.next_due_at, state.due_reason) == (NOW + 900, "adaptive: news 1h ago")
+    assert state.activity == Activity(NOW - 3600, 1800.0, 4)
+    store.plan("feed", Plan(NOW + 1200, "backing off after 2 failed polls"))
+    assert store.source_state("feed").activity == Activity(NOW - 3600, 1800.0, 4)
+
+
+def test_a_clock_set_back_a_day_does_not_stop_the_polls(workspace, feed_server, monkeypatch):
+    """APScheduler's times are wall-clock times: without the watch, every job would wait
+    out the day. time-machine moves the wall clock only (asyncio's is monotonic)."""
+    monkeypatch.setattr(daemon_module, "CLOCK_CHECK", 0.2)
+    url = feed_server.add("/feed.xml", Route(rss(items(0, 2)), etag='"v1"'))
+    workspace.write_config([feed_source(url, interval="1s")])
+    config, rules = load_all(workspace.config)
+
+    async def scenario() -> tuple[int, int]:
+        daemon = Daemon(config, rules)
+        running = asyncio.create_task(daemon.run_forever())
+        while len(feed_server.hits("/feed.xml")) < 2:
+            await asyncio.sleep(0.05)
+        with time_machine.travel(time.time() - 86400, tick=True):
+            before = len(feed_server.hits("/feed.xml"))
+            await asyncio.sleep(3)
+            after = len(feed_server.hits("/feed.xml"))
+        os.kill(os.getpid(), signal.SIGTERM)  # run_forever's handler: a clean stop
+        await running
+        return before, after
+
+    before, after = asyncio.run(scenario())
+    assert after - before >= 2, (before, after)
+
+
+def test_a_plan_further_ahead_than_any_plan_can_be_is_due():
+    settings = feed_settings(interval=600.0)
+    healthy_state = SourceState("a", {}, primed=True, last_poll_at=NOW, next_due_at=NOW + 86400)
+    assert _due(healthy_state, settings, NOW)  # a day ahead of a 10-minute source: set back
+    assert not _due(replace(healthy_state, next_due_at=NOW + 500), settings, NOW)
+    failing = replace(healthy_state, error_streak=3)
+    assert not _due(failing, settings, NOW)  # a Retry-After may hold a failing one a day
+    set_back = SourceState("a", {}, primed=True, last_poll_at=NOW + 86400)
+    assert first_poll(set_back, 600.0, NOW, 0, longest_wait(settings, set_back)) == NOW
+
+
+def feed_settings(**values):
+    return RssConfig(id="a", type="rss", url="https://x.example/feed", **values)
+
+
+def test_500_failing_feeds_back_off_log_once_each_and_alert_once_each(workspace, feed_server):
+    feed_server.add("/down.xml", Route(b"broken", status=500))
+    sources = [
+        feed_source(f"{feed_server.url}/down.xml?{i}", id=f"f{i}", interval="1m")
+        for i in range(500)
+    ]
+    feed_server.routes.update({f"/down.xml?{i}": Route(b"broken", status=500) for i in range(500)})
+    workspace.write_config(sources, None, {"alert_after": "1s", "max_concurrent": 50})
+    first = cli("run", "--once", "--config", str(workspace.config))
+    time.sleep(1.2)
+    second = cli("run", "--once", "--config", str(workspace.config))
+    third = cli("run", "--once", "--config", str(workspace.config))
+    logged = first.stderr + second.stderr + third.stderr
+    assert logged.count("poll failed:") == 500  # one line a source a streak
+    assert logged.count("source-down alert queued") == 500
+    store = open_store("sqlite:///state/monitor.db", workspace.root)
+    try:
+        assert store.outbox.counts()["sent"] == 500  # one each, to the console
+        states = store.source_states()
+    finally:
+        store.close()
+    assert len(states) == 500 and {s.error_streak for s in states} == {3}
+    assert all(s.due_reason == "backing off after 3 failed polls" for s in states)
+    status = cli("status", "--config", str(workspace.config)).stdout
+    assert status.count("(backing off after 3 failed polls)") == 500
+
+
+def test_an_etag_that_changes_every_poll_over_the_same_items_is_cheap(workspace, feed_server):
+    body = rss(items(0, 5))
+    url = feed_server.add("/feed.xml", Route(body, etag='"e0"'))
+    workspace.write_config([feed_source(url, backfill="all")])
+    config, rules = load_all(workspace.config)
+    parsed = []
+
+    def counting_parse(*args):
+        parsed.append(args)
+        return parse_feed(*args)
+
+    async def poll_once() -> None:
+        daemon = Daemon(config, rules, once=True)
+        await daemon.run_once()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(rss_module, "parse_feed", counting_parse)
+        for n in range(4):
+            feed_server.routes["/feed.xml"] = Route(body, etag=f'"e{n}"')
+            asyncio.run(poll_once())
+    store = open_store("sqlite:///state/monitor.db", workspace.root)
+    try:
+        alerts = sum(store.outbox.counts().values())
+    finally:
+        store.close()
+    assert len(feed_server.hits("/feed.xml")) == 4
+    assert len(parsed) == 1  # the same bytes are not parsed again
+    assert alerts == 5  # the first poll's five Nvidia items, and nothing since

@@ -11,7 +11,7 @@ from monitor.cli.common import alert_id, config_path, echo, load_all, read_confi
 from monitor.config import Config
 from monitor.errors import Problem, UserError, did_you_mean
 from monitor.match import RuleSet
-from monitor.settings import human_duration, parse_duration
+from monitor.settings import parse_duration, rough_duration
 from monitor.store import Store
 from monitor.store.outbox import STATUSES
 
@@ -140,12 +140,14 @@ def print_status(config: Config, store: Store) -> None:
         result = (
             "ok" if not state.error_streak else f"failing x{state.error_streak}: {state.last_error}"
         )
-        if state.next_due_at and state.next_due_at > time.time():
-            result += f"; backing off, next try {until(state.next_due_at)}"
-        echo(
+        line = (
             f"  {source.id:<28} last poll {ago(state.last_poll_at)}, {result},"
             f" {state.item_count} items ({state.new_count} new)"
         )
+        if state.next_due_at and state.next_due_at > time.time():
+            next_poll = "next try" if state.error_streak else "next poll"
+            line += f"; {next_poll} {until(state.next_due_at)} ({state.due_reason or 'due'})"
+        echo(line)
     if live := store.get_meta("rules"):
         echo(
             f"rules: {live['version']} ({live['rules']} rules in {live['files']} files),"
@@ -186,7 +188,7 @@ def print_daemons(store: Store) -> None:
 
 
 def until(timestamp: float) -> str:
-    return f"in {human_duration(round(timestamp - time.time()))}"
+    return f"in {rough_duration(timestamp - time.time())}"
 
 
 def ago(timestamp: float) -> str:

@@ -10,10 +10,12 @@ config model next to its code; other distributions add kinds through the
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BeforeValidator, Field, model_validator
 
@@ -48,6 +50,10 @@ class SourceDefaults(Strict):
     """
 
     interval: Period = 600.0
+    min_interval: Period | None = None  # None: the interval (monitor/schedule.py)
+    max_interval: Period | None = None  # None: the interval
+    max_backoff: Period = 6 * 3600.0  # the longest wait between two tries of a failing source
+    alert_after: Period = 6 * 3600.0  # failing this long raises one "source down" alert
     timeout: Period = 20.0
     max_bytes: ByteSize = 10_000_000
     backfill: Backfill = 0.0
@@ -66,10 +72,26 @@ class SourceConfig(Strict):
     id: str = Field(pattern=SOURCE_ID)
     type: str
     interval: Period = BUILT_IN.interval
+    min_interval: Period | None = BUILT_IN.min_interval
+    max_interval: Period | None = BUILT_IN.max_interval
+    max_backoff: Period = BUILT_IN.max_backoff
+    alert_after: Period = BUILT_IN.alert_after
     backfill: Backfill = BUILT_IN.backfill
     timeout: Period = BUILT_IN.timeout
     max_bytes: ByteSize = BUILT_IN.max_bytes
     enabled: bool = True
+
+    @property
+    def interval_bounds(self) -> tuple[float, float]:
+        """The shortest and longest wait between two polls of a healthy source; the interval
+        is always within them (monitor/schedule.py adapts between them)."""
+        low = self.interval if self.min_interval is None else min(self.min_interval, self.interval)
+        high = self.interval if self.max_interval is None else max(self.max_interval, self.interval)
+        return low, high
+
+    def interval_floor(self) -> float:
+        """The shortest interval this kind allows; network kinds say `network_floor(url)`."""
+        return 0.0
 
     @model_validator(mode="before")
     @classmethod
@@ -81,6 +103,19 @@ class SourceConfig(Strict):
 
 
 _DEFAULTED = tuple(SourceDefaults.model_fields)
+NETWORK_FLOOR = 30.0  # seconds: no host but this machine is polled more often than that
+
+
+def network_floor(url: str) -> float:
+    """The shortest interval for a source fetching `url`: NETWORK_FLOOR, or none for a
+    server on this machine (a test server, a local proxy), which only we can overload."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if host == "localhost":
+        return 0.0
+    try:
+        return 0.0 if ipaddress.ip_address(host).is_loopback else NETWORK_FLOOR
+    except ValueError:
+        return NETWORK_FLOOR
 
 
 C = TypeVar("C", bound=SourceConfig)
@@ -108,6 +143,9 @@ class PollResult:
     articles: list[Article]
     cursor: dict[str, Any] = field(default_factory=dict)
     not_modified: bool = False
+    # The publisher asks not to be polled again sooner (Cache-Control max-age, RSS <ttl>,
+    # sy:updatePeriod), in seconds: a floor on the next poll (monitor/schedule.py).
+    wait_hint: float = 0.0
     # The articles are a moving window of the latest items (a feed): if every one of them
     # is new, items may have slid out unseen. A folder of files has no such window.
     window: bool = False

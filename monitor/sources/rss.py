@@ -22,7 +22,14 @@ from pydantic import SecretStr, field_validator
 
 from monitor.article import Article, html_to_text
 from monitor.fetch import FetchError
-from monitor.sources import Cursor, PollResult, SourceConfig, SourceContext, SourceError
+from monitor.sources import (
+    Cursor,
+    PollResult,
+    SourceConfig,
+    SourceContext,
+    SourceError,
+    network_floor,
+)
 from monitor.sources.feeds import Unsupported, fast_entries
 
 FEED_ACCEPT = (
@@ -42,6 +49,9 @@ class RssConfig(SourceConfig):
         if not re.fullmatch(r"https?://[^\s/]+\S*", value):
             raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
         return value
+
+    def interval_floor(self) -> float:
+        return network_floor(self.url.get_secret_value())
 
 
 class RssSource:
@@ -64,14 +74,43 @@ class RssSource:
         except FetchError as exc:
             raise SourceError(str(exc), retry_after=exc.retry_after) from None
         if result.not_modified:
-            return PollResult([], dict(cursor), not_modified=True)
+            wait = max(result.max_age, float(cursor.get("feed_wait") or 0))
+            return PollResult([], dict(cursor), not_modified=True, wait_hint=wait)
         digest = hashlib.sha256(result.body).hexdigest()
-        new_cursor = {"etag": result.etag, "last_modified": result.last_modified, "body": digest}
+        feed_wait = publisher_wait(result.body)
+        new_cursor: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified}
+        new_cursor |= {"body": digest} | ({"feed_wait": feed_wait} if feed_wait else {})
+        wait = max(result.max_age, feed_wait)
         if digest == cursor.get("body"):
-            return PollResult([], new_cursor, not_modified=True)
+            return PollResult([], new_cursor, not_modified=True, wait_hint=wait)
         # Parsing a large feed takes seconds of CPU: off the event loop.
         articles = await asyncio.to_thread(parse_feed, result.body, self.id, result.content_type)
-        return PollResult(articles, new_cursor, window=True)
+        return PollResult(articles, new_cursor, window=True, wait_hint=wait)
+
+
+_FIRST_ITEM = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>]")
+_TTL = re.compile(rb"<ttl>\s*(\d{1,7})\s*</ttl>")
+_PERIOD = re.compile(rb"<(?:\w+:)?updatePeriod>\s*(hourly|daily|weekly|monthly|yearly)\s*<")
+_FREQUENCY = re.compile(rb"<(?:\w+:)?updateFrequency>\s*(\d{1,6})\s*<")
+PERIODS = {b"hourly": 3600, b"daily": 86400, b"weekly": 7 * 86400, b"monthly": 30 * 86400,
+           b"yearly": 365 * 86400}  # fmt: skip
+
+
+def publisher_wait(body: bytes) -> float:
+    """The least time the feed asks readers to leave between fetches, in seconds: RSS
+    `<ttl>` (minutes), or syndication's `updatePeriod` / `updateFrequency`; read from the
+    channel's head (before its first item), where both belong."""
+    head = body[:65536]
+    if first := _FIRST_ITEM.search(head):
+        head = head[: first.start()]
+    wait = 0.0
+    if ttl := _TTL.search(head):
+        wait = int(ttl.group(1)) * 60.0
+    if period := _PERIOD.search(head):
+        frequency = _FREQUENCY.search(head)
+        times = max(1, int(frequency.group(1))) if frequency else 1
+        wait = max(wait, PERIODS[period.group(1)] / times)
+    return wait
 
 
 def parse_feed(data: bytes, source_id: str, content_type: str = "") -> list[Article]:

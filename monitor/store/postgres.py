@@ -129,6 +129,13 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE sources ADD COLUMN next_due_at DOUBLE PRECISION
     """,
+    # The schedule (monitor/schedule.py): why the next poll is then, and how often news comes.
+    """
+    ALTER TABLE sources ADD COLUMN due_reason TEXT;
+    ALTER TABLE sources ADD COLUMN last_new_at DOUBLE PRECISION;
+    ALTER TABLE sources ADD COLUMN usual_gap DOUBLE PRECISION;
+    ALTER TABLE sources ADD COLUMN news_polls INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 
 

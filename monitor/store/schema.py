@@ -139,4 +139,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE sources ADD COLUMN next_due_at REAL;
     """,
+    # The schedule (monitor/schedule.py): why the next poll is then, and how often news comes.
+    """
+    ALTER TABLE sources ADD COLUMN due_reason TEXT;
+    ALTER TABLE sources ADD COLUMN last_new_at REAL;
+    ALTER TABLE sources ADD COLUMN usual_gap REAL;
+    ALTER TABLE sources ADD COLUMN news_polls INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

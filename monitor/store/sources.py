@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.schedule import Activity, Plan
 from monitor.store.database import Database
 
 
@@ -24,7 +25,9 @@ class SourceState:
     error_streak: int = 0
     item_count: int = 0
     new_count: int = 0
-    next_due_at: float | None = None  # set while backing off after failures
+    next_due_at: float | None = None  # when the next poll is due (None: an interval after)
+    due_reason: str | None = None  # why then
+    activity: Activity = field(default_factory=Activity)
 
 
 def source_state(db: Database, source_id: str) -> SourceState:
@@ -70,9 +73,20 @@ def record_failure(db: Database, source_id: str, error: str, now: float) -> int:
     return int(row.fetchone()[0])
 
 
-def back_off(db: Database, source_id: str, next_due_at: float) -> None:
-    """No poll of this source before then (its failures, or a server's Retry-After)."""
-    db.execute("UPDATE sources SET next_due_at = ? WHERE source_id = ?", (next_due_at, source_id))
+def plan(db: Database, source_id: str, next_poll: Plan, activity: Activity | None) -> None:
+    """No poll of this source before `next_poll.due`; `activity` after a good poll."""
+    if activity is None:
+        db.execute(
+            "UPDATE sources SET next_due_at = ?, due_reason = ? WHERE source_id = ?",
+            (next_poll.due, next_poll.reason, source_id),
+        )
+        return
+    db.execute(
+        "UPDATE sources SET next_due_at = ?, due_reason = ?, last_new_at = ?, usual_gap = ?,"
+        " news_polls = ? WHERE source_id = ?",
+        (next_poll.due, next_poll.reason, activity.last_new_at, activity.usual_gap,
+         activity.news_polls, source_id),
+    )  # fmt: skip
 
 
 def forget_sources(db: Database, older_than: float, kept: Collection[str]) -> None:
@@ -96,4 +110,6 @@ def _source_state(row: Any) -> SourceState:
         item_count=row["item_count"],
         new_count=row["new_count"],
         next_due_at=row["next_due_at"],
+        due_reason=row["due_reason"],
+        activity=Activity(row["last_new_at"], row["usual_gap"], row["news_polls"]),
     )

@@ -25,6 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 from monitor.alerts import Alert, Placement
 from monitor.article import Article
 from monitor.cluster import Clustered, RecentCopies
+from monitor.schedule import Activity, Plan
 from monitor.stages import NewArticle
 from monitor.store import identity, shared
 from monitor.store import sources as source_rows
@@ -199,9 +200,10 @@ class Store:
         with self.db.transaction() as db:
             return source_rows.record_failure(db, source_id, error, now)
 
-    def back_off(self, source_id: str, next_due_at: float) -> None:
+    def plan(self, source_id: str, next_poll: Plan, activity: Activity | None = None) -> None:
+        """When the source is polled next, and why; after a good poll, how often news comes."""
         with self.db.transaction(serial=False) as db:
-            source_rows.back_off(db, source_id, next_due_at)
+            source_rows.plan(db, source_id, next_poll, activity)
 
     # ---- source health: one "down" and one "recovered" message per failure streak --------
 
@@ -244,19 +246,48 @@ class Store:
         """After a good poll that ended a streak: forget the streak's note and, if its
         down alert was queued, queue `alerts(since, now)` in the same transaction.
         Returns how many were queued."""
-        now, key = time.time(), f"health:{source_id}"
+        return self._end_note(f"health:{source_id}", source_id, alerts)
+
+    def source_silent(
+        self, source_id: str, since: float, alerts: Callable[[float, float], Sequence[Alert]]
+    ) -> int:
+        """A source without news far beyond its usual rate since `since`: queue
+        `alerts(since, now)` once per silence (meta `silent:<source>`, across restarts and
+        daemons). Returns how many were queued."""
+        now, key = time.time(), f"silent:{source_id}"
+        with self.db.transaction() as db:
+            if db.execute("SELECT 1 FROM meta WHERE key = ?", (key,)).fetchone():
+                return 0
+            queued = alerts(since, now)
+            history = OutboxHistory(db)
+            for alert in queued:
+                history.enqueue(alert, key, Placement(), now)
+            note = json.dumps({"since": since, "sent": True})
+            db.execute("INSERT INTO meta VALUES (?, ?)", (key, note))
+            return len(queued)
+
+    def source_heard(
+        self, source_id: str, alerts: Callable[[float, float], Sequence[Alert]]
+    ) -> int:
+        """News again after a silence that was told: forget it, and queue `alerts`."""
+        return self._end_note(f"silent:{source_id}", source_id, alerts)
+
+    def _end_note(
+        self, key: str, source_id: str, alerts: Callable[[float, float], Sequence[Alert]]
+    ) -> int:
+        now = time.time()
         with self.db.transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             if row is None:
                 return 0
             db.execute("DELETE FROM meta WHERE key = ?", (key,))
-            health = json.loads(row[0])
-            if not health.get("sent"):
+            note = json.loads(row[0])
+            if not note.get("sent"):
                 return 0
-            queued = alerts(health["since"], now)
+            queued = alerts(note["since"], now)
             history = OutboxHistory(db)
             for alert in queued:
-                history.enqueue(alert, f"health:{source_id}", Placement(), now)
+                history.enqueue(alert, key, Placement(), now)
             return len(queued)
 
 

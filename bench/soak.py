@@ -1,0 +1,170 @@
+"""The daemon under steady load for minutes: on schedule, CPU, memory, and no source starved.
+
+    python bench/soak.py                                    # 10,000 feeds every 5m, 15 min
+    python bench/soak.py --feeds 1000 --interval 30s --minutes 10 --overload
+    python bench/soak.py --feeds 200 --interval 10s --minutes 1   # a quick look
+
+A feed server (bench/feeds.py, a process of its own) serves --feeds feeds of
+--items items; a real daemon (`python -m monitor run`, a process of its own)
+polls each every --interval with the shipped rules/ over a fresh SQLite file,
+with /metrics on. Every interval, one feed in --every gets one new item (a
+realistic trickle of news); with --overload every feed gets --items new items
+every interval (each poll finds a whole feed new: more work than the interval
+holds). The first interval and a half (every source's first poll, spread over
+it) is the warm-up; over the rest:
+- lateness: from `trade_monitor_poll_lateness_seconds` (how long after its
+  scheduled time each poll started), p50 and p95 as the bucket they fall in;
+- CPU: the daemon's user + system time over the span, as a share of one core;
+- memory: the daemon's peak resident set (VmHWM) and its last sample;
+- starved: sources not polled within the last interval (+ jitter + 10 s) of
+  the run; 0 means every source was still being polled at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.poll import control, feed_server  # noqa: E402
+from monitor.settings import parse_duration  # noqa: E402
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+BUCKET = re.compile(r'^trade_monitor_poll_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
+
+
+def write_config(folder: Path, base: str, feeds: int, interval: float, port: int) -> Path:
+    lines = [
+        "state: sqlite:///state/monitor.db",
+        f"rules: [{ROOT / 'rules'}]",
+        f"http: 127.0.0.1:{port}",
+        "defaults:",
+        f"  interval: {interval:g}s",
+        "  timeout: 20s",
+        "  backfill: none",
+        "  notify: [console]",
+        "notifiers:",
+        "  - {id: console, type: console}",
+        "sources:",
+    ]
+    lines += [f"  - {{id: feed{n}, type: rss, url: '{base}/feed/{n}.xml'}}" for n in range(feeds)]
+    path = folder / "config.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """(resident now, peak resident) in MB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    kb = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.+)$", status, re.M)}
+    return kb["VmRSS"] / 1024, kb["VmHWM"] / 1024
+
+
+def lateness_buckets(port: int) -> dict[float, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as answer:
+        text = answer.read().decode()
+    return {float(le): float(count) for le, count in BUCKET.findall(text)}
+
+
+def quantile(start: dict[float, float], end: dict[float, float], q: float) -> str:
+    """The bucket the q-quantile of the polls between two scrapes falls in."""
+    counts = {le: end[le] - start.get(le, 0.0) for le in sorted(end)}
+    total = counts[float("inf")]
+    if not total:
+        return "no polls"
+    for le, cumulative in counts.items():
+        if cumulative >= q * total:
+            return f"<= {le:g} s" if le != float("inf") else "> the largest bucket"
+    return "?"
+
+
+def soak(args: argparse.Namespace) -> None:
+    interval, minutes = parse_duration(args.interval), args.minutes
+    with feed_server(args.feeds, args.items) as base, tempfile.TemporaryDirectory() as folder:
+        port = free_port()
+        config = write_config(Path(folder), base, args.feeds, interval, port)
+        log = open(Path(folder) / "daemon.log", "w")  # noqa: SIM115 (closed below)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "--config", str(config)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        started = time.time()
+        try:
+            warm_up = min(minutes * 60 / 3, interval * 1.5)
+            end = started + minutes * 60
+            next_news = started + interval
+            start_scrape: dict[float, float] | None = None
+            start_cpu = peak = 0.0
+            while time.time() < end:
+                time.sleep(min(5.0, max(0.1, end - time.time())))
+                if daemon.poll() is not None:
+                    raise SystemExit(f"the daemon exited: {daemon.returncode}")
+                if time.time() >= next_news:
+                    news = (args.items, 1) if args.overload else (1, args.every)
+                    control(base, f"advance={news[0]}&every={news[1]}")
+                    next_news += interval
+                if start_scrape is None and time.time() - started >= warm_up:
+                    start_scrape, start_cpu, measured_from = (
+                        lateness_buckets(port),
+                        cpu_seconds(daemon.pid),
+                        time.time(),
+                    )
+                peak = max(peak, memory_mb(daemon.pid)[1])
+            end_scrape, end_cpu = lateness_buckets(port), cpu_seconds(daemon.pid)
+            span = time.time() - measured_from
+            rss_now, peak = memory_mb(daemon.pid)
+            window = interval + min(interval * 0.1, 30) + 10
+            with urllib.request.urlopen(f"{base}/stats?since={time.time() - window}") as reply:
+                polled = int(reply.read())
+        finally:
+            daemon.terminate()
+            daemon.wait(30)
+            log.close()
+        assert start_scrape is not None
+        polls = end_scrape[float("inf")] - start_scrape.get(float("inf"), 0.0)
+        mode = "overload" if args.overload else f"1 feed in {args.every} new each interval"
+        print(f"{args.feeds} feeds every {args.interval}, {minutes:g} min ({mode}),"
+              f" measured over the last {span:.0f} s after a {warm_up:.0f} s warm-up:")  # fmt: skip
+        p50, p95 = (quantile(start_scrape, end_scrape, q) for q in (0.5, 0.95))
+        print(f"  polls started: {polls:.0f}; lateness p50 {p50}, p95 {p95}")
+        print(f"  CPU: {(end_cpu - start_cpu) / span:.1%} of one core")
+        print(f"  memory: {rss_now:.0f} MB resident at the end, {peak:.0f} MB at the peak")
+        print(f"  sources polled in the last {window:.0f} s: {polled} of {args.feeds}"
+              f" ({args.feeds - polled} starved)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--feeds", type=int, default=10_000)
+    parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--interval", default="5m")
+    parser.add_argument("--minutes", type=float, default=15.0)
+    parser.add_argument("--every", type=int, default=10, help="one feed in this many has news")
+    parser.add_argument("--overload", action="store_true")
+    soak(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
