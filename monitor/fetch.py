@@ -37,6 +37,8 @@ measures it against httpx, the httpx-aiohttp transport and plain aiohttp.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -48,6 +50,7 @@ MAX_REDIRECTS = 5
 MAX_VALIDATOR = 1024  # bytes; a longer ETag or Last-Modified is not sent back
 MAX_CONCURRENT = 20  # requests in flight at once, all hosts together
 PER_HOST = 2  # requests in flight at once to one host (scheme, host, port)
+PUBLIC_ONLY = "trade_monitor.public_only"  # a request extension: refuse private addresses
 RETRY_AFTER_DEFAULT = 60.0  # seconds a host that answers 429 without Retry-After is left alone
 RETRY_AFTER_MAX = 86400.0  # a longer Retry-After is cut to a day
 
@@ -119,6 +122,7 @@ class Fetcher:
             limits=httpx.Limits(
                 max_connections=max_concurrent, max_keepalive_connections=max_concurrent
             ),
+            event_hooks={"request": [_refuse_private]},  # runs for every redirect hop too
         )
 
     async def aclose(self) -> None:
@@ -133,8 +137,14 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
+        public_only: bool = False,
     ) -> FetchResult:
-        """GET `url`; `etag` and `last_modified` are validators as `FetchResult` gave them."""
+        """GET `url`; `etag` and `last_modified` are validators as `FetchResult` gave them.
+
+        `public_only`: for URLs that came from content (an item's link), which must not
+        reach this machine or its network: every hop's host must resolve to public
+        addresses only, or the fetch is a FetchError.
+        """
         headers = {b"Accept": accept.encode()}
         for name, validator in ((b"If-None-Match", etag), (b"If-Modified-Since", last_modified)):
             if (value := _header_bytes(validator)) is not None:
@@ -153,7 +163,9 @@ class Fetcher:
             except TimeoutError:
                 raise FetchError(f"no free slot for this host within {wait:g}s") from None
             try:
-                return await self._scheduled(url, headers, timeout, max_bytes, host, deadline)
+                return await self._scheduled(
+                    url, headers, timeout, max_bytes, host, deadline, public_only
+                )
             finally:
                 host.slots.release()
         finally:
@@ -181,6 +193,7 @@ class Fetcher:
         max_bytes: int,
         host: _Host,
         deadline: float,
+        public_only: bool = False,
     ) -> FetchResult:
         """The request, once it has its host's slot: the gap, a global slot, then the server."""
         now = time.monotonic()
@@ -197,7 +210,7 @@ class Fetcher:
             raise FetchError("no free slot in time (too many requests at once)") from None
         try:
             async with asyncio.timeout(timeout):
-                return await self._get(url, headers, timeout, max_bytes, host)
+                return await self._get(url, headers, timeout, max_bytes, host, public_only)
         except TimeoutError:
             raise FetchError(f"timed out after {timeout:g}s") from None
         except httpx.TooManyRedirects:
@@ -214,9 +227,18 @@ class Fetcher:
             self._global.release()
 
     async def _get(
-        self, url: str, headers: dict[bytes, bytes], timeout: float, max_bytes: int, host: _Host
+        self,
+        url: str,
+        headers: dict[bytes, bytes],
+        timeout: float,
+        max_bytes: int,
+        host: _Host,
+        public_only: bool = False,
     ) -> FetchResult:
-        async with self.client.stream("GET", url, headers=headers, timeout=timeout) as response:
+        extensions = {PUBLIC_ONLY: True} if public_only else {}
+        async with self.client.stream(
+            "GET", url, headers=headers, timeout=timeout, extensions=extensions
+        ) as response:
             if response.status_code == 304:
                 body = b""
             elif response.status_code >= 400:
@@ -238,6 +260,48 @@ class Fetcher:
                 last_modified=_raw_header(response, b"last-modified"),
                 max_age=_max_age(response.headers.get("cache-control", "")),
             )
+
+
+async def _refuse_private(request: httpx.Request) -> None:
+    """Before each hop of a `public_only` request: its host must resolve to public addresses only.
+
+    Checked on the addresses the name resolves to now, so a name that points at
+    127.0.0.1 or 10.0.0.5 is refused as the literal address is; every address
+    must be public, since the connection may use any of them.
+    """
+    if not request.extensions.get(PUBLIC_ONLY):
+        return
+    host = request.url.host
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(
+            host, request.url.port or 443, type=socket.SOCK_STREAM
+        )
+    except (OSError, UnicodeError):
+        raise FetchError("cannot resolve the link's host name") from None
+    for *_, sockaddr in found:
+        if not _public(str(sockaddr[0])):
+            raise FetchError(
+                "refused: the link leads to a private, loopback or link-local address "
+                "(allow_private: true allows it)"
+            )
+
+
+def _public(address: str) -> bool:
+    """Whether an address is on the public internet (an IPv4-mapped IPv6 address as its IPv4)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
 
 
 def _host_key(url: str) -> str:

@@ -31,6 +31,7 @@ from monitor.sources import (
     network_floor,
 )
 from monitor.sources.feeds import Unsupported, fast_entries
+from monitor.sources.fulltext import remembered, to_fetch, with_full_text
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, "
@@ -38,17 +39,21 @@ FEED_ACCEPT = (
 )
 
 
+def http_url(value: object) -> str:
+    """A source's own URL: http:// or https:// only (a pydantic `before` validator)."""
+    value = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    if not re.fullmatch(r"https?://[^\s/]+\S*", value):
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value
+
+
 class RssConfig(SourceConfig):
     type: Literal["rss"]
     url: SecretStr  # a feed's URL may carry an API key: hidden wherever secrets are
+    full_text: bool = False  # fetch each new item's page for its main text (fulltext.py)
+    allow_private: bool = False  # item links may lead to private addresses (an intranet feed)
 
-    @field_validator("url", mode="before")
-    @classmethod
-    def _http_url(cls, value: object) -> str:
-        value = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-        if not re.fullmatch(r"https?://[^\s/]+\S*", value):
-            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-        return value
+    _http_url = field_validator("url", mode="before")(http_url)
 
     def interval_floor(self) -> float:
         return network_floor(self.url.get_secret_value())
@@ -62,6 +67,7 @@ class RssSource:
         self.fetcher = context.fetcher
 
     async def poll(self, cursor: Cursor) -> PollResult:
+        deadline = asyncio.get_running_loop().time() + self.config.timeout * 3 + 20
         try:
             result = await self.fetcher.get(
                 self.config.url.get_secret_value(),
@@ -80,12 +86,34 @@ class RssSource:
         feed_wait = publisher_wait(result.body)
         new_cursor: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified}
         new_cursor |= {"body": digest} | ({"feed_wait": feed_wait} if feed_wait else {})
+        if self.config.full_text and "known" in cursor:
+            new_cursor["known"] = cursor["known"]
         wait = max(result.max_age, feed_wait)
         if digest == cursor.get("body"):
             return PollResult([], new_cursor, not_modified=True, wait_hint=wait)
         # Parsing a large feed takes seconds of CPU: off the event loop.
         articles = await asyncio.to_thread(parse_feed, result.body, self.id, result.content_type)
+        if self.config.full_text:
+            articles = await self._full_text(articles, cursor, deadline)
+            new_cursor["known"] = remembered(articles)
         return PollResult(articles, new_cursor, window=True, wait_hint=wait)
+
+    async def _full_text(
+        self, articles: list[Article], cursor: Cursor, deadline: float
+    ) -> list[Article]:
+        """The articles, the new ones (not in the cursor's `known`) with their pages' text.
+
+        Fetched here, before the pipeline's seen check, because only the cursor
+        knows what this source handed on before; the deadline keeps the whole
+        poll inside the pipeline's guard (three timeouts and 30 s).
+        """
+        new = to_fetch(articles, cursor, self.config.backfill)
+        if not new:
+            return articles
+        fuller = {
+            a.id: a for a in await with_full_text(new, self.fetcher, self.config, deadline=deadline)
+        }
+        return [fuller.get(a.id, a) for a in articles]
 
 
 _FIRST_ITEM = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>]")

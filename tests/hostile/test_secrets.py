@@ -31,6 +31,7 @@ COVERED = {
     ("webhook", "headers"),
     ("apprise", "urls"),
     ("rss", "url"),
+    ("html", "url"),
 }
 
 
@@ -87,6 +88,7 @@ def test_case06_no_secret_in_any_output_log_or_the_database(workspace, feed_serv
     folder = workspace.articles()
     (folder / "story.txt").write_text("Nvidia wins a licence\n\nNvidia said it won a licence.\n")
     failing = feed_server.add("/feed.xml", Route(b"gone", status=500))
+    failing_page = feed_server.add("/news", Route(b"gone", status=500))
     with running(SlackServer()) as server:
         server.script.extend(SlackReply(400, echo=True) for _ in range(50))
         workspace.write_config(
@@ -94,6 +96,7 @@ def test_case06_no_secret_in_any_output_log_or_the_database(workspace, feed_serv
                 {"id": "drop", "type": "files", "path": str(folder), "settle": "0s",
                  "backfill": "all"},
                 {"id": "feed", "type": "rss", "url": f"{failing}?apikey={MARK}-feed-key"},
+                {"id": "press", "type": "html", "url": f"{failing_page}?apikey={MARK}-page-key"},
             ],
             notifiers(server, smtp_server.port),
             {"notify": ["hook", "bot", "web", "mail", "push"]},
