@@ -132,12 +132,15 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
+        headers: dict[str, str] | None = None,
     ) -> FetchResult:
-        """GET `url`; `etag` and `last_modified` are validators as `FetchResult` gave them."""
-        headers = {b"Accept": accept.encode()}
+        """GET `url`; `etag` and `last_modified` are validators as `FetchResult` gave them.
+        `headers`: more request headers (an API key), UTF-8 encoded."""
+        sent = {k.encode(): v.encode() for k, v in (headers or {}).items()}
+        sent[b"Accept"] = accept.encode()
         for name, validator in ((b"If-None-Match", etag), (b"If-Modified-Since", last_modified)):
             if (value := _header_bytes(validator)) is not None:
-                headers[name] = value
+                sent[name] = value
         host = self._host(_host_key(url))
         now = time.monotonic()
         if host.blocked_until > now:
@@ -152,7 +155,7 @@ class Fetcher:
             except TimeoutError:
                 raise FetchError(f"no free slot for this host within {wait:g}s") from None
             try:
-                return await self._scheduled(url, headers, timeout, max_bytes, host, deadline)
+                return await self._scheduled(url, sent, timeout, max_bytes, host, deadline)
             finally:
                 host.slots.release()
         finally:

@@ -149,11 +149,13 @@ def source_plugin(config: type[S], source: Callable[[S, SourceContext], Source])
 def built_in() -> dict[str, SourcePlugin]:
     """The table of built-in source kinds: type name -> (config model, factory)."""
     from monitor.sources.files import FilesConfig, FilesSource
+    from monitor.sources.jsonapi import JsonConfig, JsonSource
     from monitor.sources.rss import RssConfig, RssSource
 
     return {
         "rss": source_plugin(RssConfig, RssSource),
         "files": source_plugin(FilesConfig, FilesSource),
+        "json": source_plugin(JsonConfig, JsonSource),
     }
 
 

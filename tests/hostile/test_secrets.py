@@ -31,6 +31,8 @@ COVERED = {
     ("webhook", "headers"),
     ("apprise", "urls"),
     ("rss", "url"),
+    ("json", "url"),
+    ("json", "headers"),
 }
 
 
@@ -87,6 +89,11 @@ def test_case06_no_secret_in_any_output_log_or_the_database(workspace, feed_serv
     folder = workspace.articles()
     (folder / "story.txt").write_text("Nvidia wins a licence\n\nNvidia said it won a licence.\n")
     failing = feed_server.add("/feed.xml", Route(b"gone", status=500))
+    refused = {"errors": f"key {MARK}-json-key and header {MARK}-json-header refused"}
+    api = feed_server.add(
+        f"/api.json?key={MARK}-json-key",
+        Route(json.dumps(refused).encode(), content_type="application/json"),
+    )
     with running(SlackServer()) as server:
         server.script.extend(SlackReply(400, echo=True) for _ in range(50))
         workspace.write_config(
@@ -94,6 +101,8 @@ def test_case06_no_secret_in_any_output_log_or_the_database(workspace, feed_serv
                 {"id": "drop", "type": "files", "path": str(folder), "settle": "0s",
                  "backfill": "all"},
                 {"id": "feed", "type": "rss", "url": f"{failing}?apikey={MARK}-feed-key"},
+                {"id": "api", "type": "json", "url": api, "items": "results",
+                 "headers": {"X-Api-Key": f"{MARK}-json-header"}},
             ],
             notifiers(server, smtp_server.port),
             {"notify": ["hook", "bot", "web", "mail", "push"]},
