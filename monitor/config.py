@@ -25,6 +25,7 @@ from monitor.notify import NOTIFIERS, NotifierConfig
 from monitor.plugins import Registry
 from monitor.settings import Duration, Strict, human_duration, secret_fields, secret_values
 from monitor.sources import SOURCES, SourceConfig, SourceDefaults, with_defaults
+from monitor.sources.catalog import SKIP, expand_uses
 from monitor.store.postgres import is_postgres, redact_url, url_passwords, url_problem
 from monitor.yamlsrc import Document, Loc, load_yaml, validation_problems
 
@@ -101,6 +102,7 @@ def load_config(path: Path) -> Config:
     except ValidationError as exc:
         problems.extend(validation_problems(doc, (), exc, ConfigModel))
     raw_sources = doc.data.get("sources") if isinstance(doc.data.get("sources"), list) else []
+    raw_sources = expand_uses(doc, raw_sources, problems)  # `- use: <catalogue id>`
     raw_notifiers = doc.data.get("notifiers", ConfigModel().notifiers)
     raw_notifiers = raw_notifiers if isinstance(raw_notifiers, list) else []
     sources = _typed(doc, raw_sources, "sources", SOURCES, problems)
@@ -245,6 +247,8 @@ def _typed(
     seen: set[str] = set()
     for i, item in enumerate(items):
         loc: Loc = (section, i)
+        if item is SKIP:  # an unknown catalogue id, reported already
+            continue
         if not isinstance(item, dict):
             problems.append(doc.problem(loc, "expected a mapping with id and type", key_path(loc)))
             continue

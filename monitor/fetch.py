@@ -137,18 +137,21 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
+        headers: dict[str, str] | None = None,
         public_only: bool = False,
     ) -> FetchResult:
         """GET `url`; `etag` and `last_modified` are validators as `FetchResult` gave them.
+        `headers`: more request headers (an API key), UTF-8 encoded.
 
         `public_only`: for URLs that came from content (an item's link), which must not
         reach this machine or its network: every hop's host must resolve to public
         addresses only, or the fetch is a FetchError.
         """
-        headers = {b"Accept": accept.encode()}
+        sent = {k.encode(): v.encode() for k, v in (headers or {}).items()}
+        sent[b"Accept"] = accept.encode()
         for name, validator in ((b"If-None-Match", etag), (b"If-Modified-Since", last_modified)):
             if (value := _header_bytes(validator)) is not None:
-                headers[name] = value
+                sent[name] = value
         host = self._host(_host_key(url))
         now = time.monotonic()
         if host.blocked_until > now:
@@ -164,7 +167,7 @@ class Fetcher:
                 raise FetchError(f"no free slot for this host within {wait:g}s") from None
             try:
                 return await self._scheduled(
-                    url, headers, timeout, max_bytes, host, deadline, public_only
+                    url, sent, timeout, max_bytes, host, deadline, public_only
                 )
             finally:
                 host.slots.release()

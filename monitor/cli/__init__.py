@@ -9,7 +9,7 @@ still read.
 
 One module per command group: run.py (`run`), authoring.py (`check`, `match`,
 `explain`, `eval`, with inputs.py reading their articles), stored.py (`backtest`,
-`alerts`, `alerts retry`, `status`); common.py holds what they share.
+`alerts`, `alerts retry`, `status`), catalog.py (`sources`); common.py holds what they share.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 
 from monitor import __version__
-from monitor.cli import authoring, run, stored
+from monitor.cli import authoring, catalog, run, stored
 from monitor.cli.common import (
     config_option,
     echo,
@@ -78,4 +78,5 @@ def parser() -> argparse.ArgumentParser:
     run.add_commands(commands, config)
     authoring.add_commands(commands, config, rules_or_config)
     stored.add_commands(commands, config)
+    catalog.add_commands(commands)
     return top

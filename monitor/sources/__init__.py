@@ -188,12 +188,14 @@ def built_in() -> dict[str, SourcePlugin]:
     """The table of built-in source kinds: type name -> (config model, factory)."""
     from monitor.sources.files import FilesConfig, FilesSource
     from monitor.sources.html import HtmlConfig, HtmlSource
+    from monitor.sources.jsonapi import JsonConfig, JsonSource
     from monitor.sources.rss import RssConfig, RssSource
 
     return {
         "rss": source_plugin(RssConfig, RssSource),
         "files": source_plugin(FilesConfig, FilesSource),
         "html": source_plugin(HtmlConfig, HtmlSource),
+        "json": source_plugin(JsonConfig, JsonSource),
     }
 
 

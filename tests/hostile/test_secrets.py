@@ -32,6 +32,8 @@ COVERED = {
     ("apprise", "urls"),
     ("rss", "url"),
     ("html", "url"),
+    ("json", "url"),
+    ("json", "headers"),
 }
 
 
@@ -89,6 +91,11 @@ def test_case06_no_secret_in_any_output_log_or_the_database(workspace, feed_serv
     (folder / "story.txt").write_text("Nvidia wins a licence\n\nNvidia said it won a licence.\n")
     failing = feed_server.add("/feed.xml", Route(b"gone", status=500))
     failing_page = feed_server.add("/news", Route(b"gone", status=500))
+    refused = {"errors": f"key {MARK}-json-key and header {MARK}-json-header refused"}
+    api = feed_server.add(
+        f"/api.json?key={MARK}-json-key",
+        Route(json.dumps(refused).encode(), content_type="application/json"),
+    )
     with running(SlackServer()) as server:
         server.script.extend(SlackReply(400, echo=True) for _ in range(50))
         workspace.write_config(
@@ -97,6 +104,8 @@ def test_case06_no_secret_in_any_output_log_or_the_database(workspace, feed_serv
                  "backfill": "all"},
                 {"id": "feed", "type": "rss", "url": f"{failing}?apikey={MARK}-feed-key"},
                 {"id": "press", "type": "html", "url": f"{failing_page}?apikey={MARK}-page-key"},
+                {"id": "api", "type": "json", "url": api, "items": "results",
+                 "headers": {"X-Api-Key": f"{MARK}-json-header"}},
             ],
             notifiers(server, smtp_server.port),
             {"notify": ["hook", "bot", "web", "mail", "push"]},
