@@ -32,11 +32,13 @@ LABELS = {
     "2025-04-14-trump-effect-nvidia-leads-american-made-chi": {N},
     "2025-04-15-fact-sheet-president-donald-j-trump-ensures": {R, M, E, F},
     "2025-05-12-modifying-reciprocal-tariff-rates-to-reflec": {TT},
-    "2025-07-23-fact-sheet-president-donald-j-trump-promote": {E},
+    # promotes AI exports; "must comply with export controls" changes no restriction (issue 11)
+    "2025-07-23-fact-sheet-president-donald-j-trump-promote": set(),
     "2025-08-11-fact-sheet-president-donald-j-trump-continu": {TT},
     "2025-11-01-fact-sheet-president-donald-j-trump-strikes": {E, FP, F, R, TT},
     "2026-01-14-fact-sheet-president-donald-j-trump-takes-a": {N, ST, TT},
-    "2026-05-17-fact-sheet-president-donald-j-trump-secures": {FP, R, TT},
+    # China will address its restrictions on selling rare-earth equipment: a pledged change (issue 11)
+    "2026-05-17-fact-sheet-president-donald-j-trump-secures": {FP, R, TT, E},
     "newid-1022": {E},
     "newid-925": {E, TT},
     "newid-10530": {ST, TT},
