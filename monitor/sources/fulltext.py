@@ -78,6 +78,7 @@ class FullTextConfig(Protocol):
     id: str
     timeout: float
     max_bytes: int
+    backfill: float
     allow_private: bool
 
 
@@ -110,6 +111,26 @@ async def with_full_text(
     """
     pages = await fetch_pages([a.url for a in articles], fetcher, config, deadline=deadline)
     return [_with_page(a, pages.get(a.url), config.id) for a in articles]
+
+
+async def new_with_full_text(
+    articles: list[Article],
+    cursor: Cursor,
+    fetcher: Fetcher,
+    config: FullTextConfig,
+    deadline: float,
+) -> list[Article]:
+    """The articles, the new ones (not in the cursor's `known`) with their pages' text.
+
+    Fetched in the source's poll, before the pipeline's seen check, because only
+    the cursor knows what the source handed on before; `deadline` keeps the
+    whole poll inside the pipeline's guard (three timeouts and 30 s).
+    """
+    new = to_fetch(articles, cursor, config.backfill)
+    if not new:
+        return articles
+    fuller = {a.id: a for a in await with_full_text(new, fetcher, config, deadline=deadline)}
+    return [fuller.get(a.id, a) for a in articles]
 
 
 async def fetch_pages(

@@ -26,7 +26,14 @@ from pydantic import SecretStr, field_validator, model_validator
 
 from monitor.article import Article, normalise_space, parse_datetime
 from monitor.fetch import FetchError
-from monitor.sources import Cursor, PollResult, SourceConfig, SourceContext, SourceError
+from monitor.sources import (
+    Cursor,
+    PollResult,
+    SourceConfig,
+    SourceContext,
+    SourceError,
+    network_floor,
+)
 from monitor.sources.fulltext import (
     PAGE_ACCEPT,
     Page,
@@ -89,6 +96,9 @@ class HtmlConfig(SourceConfig):
 
     _http_url = field_validator("url", mode="before")(http_url)
     _css = field_validator("items", "link", "title", "date")(_selector)
+
+    def interval_floor(self) -> float:
+        return network_floor(self.url.get_secret_value())
 
     @model_validator(mode="after")
     def _items_first(self) -> HtmlConfig:

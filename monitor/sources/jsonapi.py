@@ -40,7 +40,15 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from monitor.article import Article, html_to_text, parse_datetime
 from monitor.fetch import FetchError
 from monitor.settings import Strict, secret_values
-from monitor.sources import Cursor, PollResult, SourceConfig, SourceContext, SourceError
+from monitor.sources import (
+    Cursor,
+    PollResult,
+    SourceConfig,
+    SourceContext,
+    SourceError,
+    network_floor,
+)
+from monitor.sources.fulltext import new_with_full_text, remembered
 
 log = logging.getLogger(__name__)
 JSON_ACCEPT = "application/json, text/json;q=0.9, */*;q=0.1"
@@ -122,6 +130,11 @@ class JsonConfig(SourceConfig):
     terms: str | None = None
     base_url: str = FEDERAL_REGISTER
     per_page: int = Field(20, ge=1, le=1000)
+    full_text: bool = False  # fetch each new item's page for its main text (fulltext.py)
+    allow_private: bool = False  # item links may lead to private addresses (an intranet API)
+
+    def interval_floor(self) -> float:
+        return network_floor(self.url.get_secret_value() if self.url else self.base_url)
 
     @field_validator("url", mode="before")
     @classmethod
@@ -254,13 +267,18 @@ class JsonSource:
         if first.not_modified:
             return PollResult([], dict(cursor), not_modified=True)
         digest = hashlib.sha256(first.body).hexdigest()
-        new_cursor = {"etag": first.etag, "last_modified": first.last_modified, "body": digest}
+        new_cursor: dict[str, Any] = {"etag": first.etag, "last_modified": first.last_modified}
+        new_cursor["body"] = digest
         if digest == cursor.get("body"):
             return PollResult([], new_cursor, not_modified=True)
         page = await asyncio.to_thread(self._page, first.body, first.content_type, self.url, 1)
         items = list(page.items)
         complete = await self._more(page, first.body, items, deadline)
         articles = await asyncio.to_thread(self._articles, items)
+        if self.config.full_text:
+            until = deadline + self.config.timeout
+            articles = await new_with_full_text(articles, cursor, self.fetcher, self.config, until)
+            new_cursor["known"] = remembered(articles)
         # A later page failed: no validators, so that the next poll reads every page again.
         return PollResult(articles, new_cursor if complete else {}, window=True)
 

@@ -31,7 +31,7 @@ from monitor.sources import (
     network_floor,
 )
 from monitor.sources.feeds import Unsupported, fast_entries
-from monitor.sources.fulltext import remembered, to_fetch, with_full_text
+from monitor.sources.fulltext import new_with_full_text, remembered
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml, "
@@ -94,26 +94,11 @@ class RssSource:
         # Parsing a large feed takes seconds of CPU: off the event loop.
         articles = await asyncio.to_thread(parse_feed, result.body, self.id, result.content_type)
         if self.config.full_text:
-            articles = await self._full_text(articles, cursor, deadline)
+            articles = await new_with_full_text(
+                articles, cursor, self.fetcher, self.config, deadline
+            )
             new_cursor["known"] = remembered(articles)
         return PollResult(articles, new_cursor, window=True, wait_hint=wait)
-
-    async def _full_text(
-        self, articles: list[Article], cursor: Cursor, deadline: float
-    ) -> list[Article]:
-        """The articles, the new ones (not in the cursor's `known`) with their pages' text.
-
-        Fetched here, before the pipeline's seen check, because only the cursor
-        knows what this source handed on before; the deadline keeps the whole
-        poll inside the pipeline's guard (three timeouts and 30 s).
-        """
-        new = to_fetch(articles, cursor, self.config.backfill)
-        if not new:
-            return articles
-        fuller = {
-            a.id: a for a in await with_full_text(new, self.fetcher, self.config, deadline=deadline)
-        }
-        return [fuller.get(a.id, a) for a in articles]
 
 
 _FIRST_ITEM = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>]")

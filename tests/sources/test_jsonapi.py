@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 
+from bench.pages import NEWS_PARAGRAPHS, news_article
 from monitor.config import load_config
 from monitor.errors import UserError
 from monitor.fetch import Fetcher
@@ -25,6 +26,7 @@ from tests.servers import Route
 
 UA = "trade-monitor-test/1.0 (+https://example.org)"
 JSON = "application/json; charset=utf-8"
+HTML = "text/html; charset=utf-8"
 
 
 def fr_document(number, title, abstract="", kind="Rule", agency="Industry and Security Bureau"):
@@ -385,3 +387,40 @@ def test_run_once_with_the_preset_alerts_on_a_shipped_rule(tmp_path, feed_server
     alerts = [line for line in done.stdout.splitlines() if "Additions to the Entity List" in line]
     assert alerts and "Export controls" in alerts[0], done.stdout
     assert "Sunshine Act" not in done.stdout
+
+
+def test_full_text_fetches_each_new_items_page_once(feed_server):
+    page = feed_server.add(
+        "/news/2025/03/chip-curbs", Route(news_article().encode(), content_type=HTML)
+    )
+    url = feed_server.add(
+        "/api.json",
+        json_route({"data": {"items": [{"headline": "Chip curbs", "link": page, "id": "a1"}]}}),
+    )
+    config = api(url, full_text=True, allow_private=True, backfill="all")
+    result = asyncio.run(poll(config))
+    (article,) = result.articles
+    assert all(paragraph in article.body for paragraph in NEWS_PARAGRAPHS)
+    assert article.url == page and result.cursor["known"] == [article.id]
+    feed_server.routes["/api.json"].etag = None  # the same list again, with no validator
+    asyncio.run(poll(config, {"known": result.cursor["known"]}))
+    assert len(feed_server.hits("/news/2025/03/chip-curbs")) == 1
+
+
+def test_full_text_refuses_a_loopback_link_without_allow_private(feed_server):
+    page = feed_server.add(
+        "/news/2025/03/chip-curbs", Route(news_article().encode(), content_type=HTML)
+    )
+    url = feed_server.add(
+        "/api.json",
+        json_route({"data": {"items": [{"headline": "Chip curbs", "link": page, "id": "a1"}]}}),
+    )
+    config = api(url, full_text=True, backfill="all")
+    (article,) = asyncio.run(poll(config)).articles
+    assert article.body == "" and feed_server.hits("/news/2025/03/chip-curbs") == []
+
+
+def test_a_feed_on_another_host_has_the_30_second_floor():
+    assert api("https://api.example.org/news").interval_floor() == 30
+    assert api("http://127.0.0.1:8000/news").interval_floor() == 0
+    assert fr_config(type("S", (), {"url": "https://mirror.example.org"})()).interval_floor() == 30
