@@ -2,6 +2,7 @@
 
     python bench/store.py                      # 2,000 stored articles, 20 polls of each kind
     python bench/store.py --stored 20000 --polls 30
+    python bench/store.py --one-new 10000,200000   # one new article, SQLite, as the store grows
 
 Three kinds of poll of one 50-item feed, as the pipeline records them:
 - `unchanged`: every item already seen (the common case: `unseen`, then the
@@ -14,6 +15,12 @@ compares figures measured side by side on this noisy machine; the figures are
 medians. PostgreSQL is a real server started for the run (tests/postgres.py),
 on loopback, with fsync off as in the tests: it measures the round trips and
 the SQL, not the disk.
+
+`--one-new` measures instead what recording one new article costs (`record_poll`
+of a 1-item poll: seen, cluster, write, queue, listing) in a fresh SQLite store
+filled to each count, all first seen now, so all in the clustering window: the
+cost of a new article must not grow with what is stored. Filling 200,000 takes
+a few minutes; the figure is the median CPU and wall time of --polls polls.
 """
 
 from __future__ import annotations
@@ -65,6 +72,40 @@ def fill(store: Store, rules: RuleSet, stored: int) -> None:
         record_poll(store, "feed", {}, [], new_items(rules, start))
 
 
+def fill_fast(store: Store, rules: RuleSet, start: int, stop: int) -> None:
+    """Articles start..stop, 1,000 to a unit of work (the fill is not what is measured)."""
+    for first in range(start, stop, 1000):
+        items = [
+            item
+            for batch in range(first, min(first + 1000, stop), FEED)
+            for item in new_items(rules, batch)
+        ]
+        record_poll(store, "fill", {}, [], items)
+
+
+def one_new(rules: RuleSet, counts: list[int], polls: int, root: Path) -> None:
+    """Median CPU and wall time of recording a 1-item poll, at each stored count."""
+    store = open_store("sqlite:///one.db", root)
+    stored = 0
+    print(f"recording one new article (record_poll of a 1-item poll), SQLite, {polls} polls")
+    for count in sorted(counts):
+        fill_fast(store, rules, stored, count)
+        stored = count
+        cpu, wall = [], []
+        for _ in range(polls):
+            fresh = new_items(rules, stored)[:1]
+            stored += FEED  # the other 49 numbers are skipped: each poll's article is new
+            started, cpu_started = time.perf_counter(), time.process_time()
+            record_poll(store, "one", {}, [fresh[0].article], fresh)
+            wall.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
+        print(
+            f"  {count:>8,} stored: {statistics.median(cpu) * 1000:7.2f} ms CPU"
+            f"   {statistics.median(wall) * 1000:7.2f} ms wall"
+        )
+    store.close()
+
+
 def timed(work: Callable[[], object]) -> float:
     started = time.perf_counter()
     work()
@@ -75,7 +116,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stored", type=int, default=2000)
     parser.add_argument("--polls", type=int, default=20)
+    parser.add_argument(
+        "--one-new", help="stored counts, e.g. 10000,200000: time one new article at each"
+    )
     args = parser.parse_args()
+    if args.one_new:
+        counts = [int(count) for count in args.one_new.split(",")]
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            (root / "rules").mkdir()
+            (root / "rules" / "r.yaml").write_text("id: chips\nquery: nvidia\n")
+            one_new(load_rules([root / "rules"]), counts, args.polls, root)
+        return
     if reason := unavailable_reason():
         sys.exit(f"PostgreSQL is needed: {reason}")
     with tempfile.TemporaryDirectory() as tmp, PostgresServer() as server:

@@ -23,6 +23,9 @@ import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
+from itertools import chain, compress
+from operator import itemgetter, methodcaller
 from typing import Protocol
 
 from monitor.article import Article
@@ -42,6 +45,7 @@ CANDIDATE_BITS = 12  # unrelated news measured here is 14+ bits apart
 MIN_RESEMBLANCE = 0.5
 MAX_SHINGLE_WORDS = 3000  # a story's opening is enough to know it; bounds the work on huge texts
 BAND_BITS = 16  # the SimHash index cuts 64 bits into four bands of 16
+MASK64 = 2**64 - 1
 
 
 def story_key(title: str) -> str:
@@ -57,10 +61,14 @@ def shingles(text: str) -> set[int]:
     words = words_of(text)[:MAX_SHINGLE_WORDS]
     if len(words) < MIN_SHINGLE_WORDS:
         return set()
-    return {
-        int.from_bytes(hashlib.blake2b(" ".join(words[i : i + 3]).encode(), digest_size=8).digest())
-        for i in range(len(words) - 2)
-    }
+    # The stored SimHashes are made of these values: the hash must not change. A chain
+    # of C iterators computes the same values as a Python loop, in two thirds of the time.
+    triples = map(" ".join, zip(words, words[1:], words[2:], strict=False))
+    return set(map(int.from_bytes, map(_DIGEST, map(_BLAKE2B_64, map(str.encode, triples)))))
+
+
+_BLAKE2B_64 = partial(hashlib.blake2b, digest_size=8)
+_DIGEST = methodcaller("digest")
 
 
 def article_text(article: Article) -> str:
@@ -75,15 +83,19 @@ def simhash(article: Article) -> int:
 def fingerprint(values: set[int]) -> int:
     """SimHash of a shingle set: each bit set where most shingles have it set.
 
-    The shingles' 64-bit strings are counted column by column, at C speed (ten
-    times faster than summing bit by bit).
+    The shingles' 64-bit strings are joined into one string, and each bit's column
+    is a slice of it with a step of 64, counted at C speed (ten times faster than
+    summing bit by bit, and twice as fast as transposing the strings with zip).
     """
     if not values:
         return 0
     half = len(values) / 2
-    columns = map("".join, zip(*(format(value, "064b") for value in values), strict=True))
-    bits = "".join("1" if column.count("1") > half else "0" for column in columns)
+    joined = "".join(map(_BINARY64, values))
+    bits = "".join("1" if joined[bit::64].count("1") > half else "0" for bit in range(64))
     return _signed(int(bits, 2))
+
+
+_BINARY64 = "{:064b}".format
 
 
 def candidates(a: int, b: int) -> bool:
@@ -92,49 +104,79 @@ def candidates(a: int, b: int) -> bool:
 
 
 def distance(a: int, b: int) -> int:
-    return ((a ^ b) & (2**64 - 1)).bit_count()
+    return ((a ^ b) & MASK64).bit_count()
 
 
 class SimhashIndex:
     """The fingerprints within CANDIDATE_BITS of a SimHash, without comparing it to every one.
 
-    Multi-index hashing: two fingerprints within 12 bits differ in at most 3 bits
-    of one of their four 16-bit bands (by pigeonhole), so probing each band's table
-    with the 697 values within 3 bits of the query's band finds every candidate,
-    however many fingerprints there are. Comparing a new article with each of the
-    last three days' articles made a 30,000-item poll take minutes.
+    Multi-index hashing: cut into four 16-bit bands, two fingerprints within 12
+    bits differ in at most 3 bits of the first band or at most 2 of one of the
+    other three (else they would differ in 4 + 3 + 3 + 3 = 13 bits), so probing
+    the first band's table with the 697 values within 3 bits of the query's band
+    and the others' with the 137 within 2 bits finds every candidate, however
+    many fingerprints there are: 1,108 probes, where radius 3 in every band took
+    2,788 and met 2.5 times as many non-candidates in their buckets. Comparing a
+    new article with each of the last three days' articles made a 30,000-item
+    poll take minutes.
+
+    The probes and the distance checks run in C iterators (map, filter,
+    compress), not a Python loop. A bucket keeps its fingerprints (unsigned)
+    and their keys in two parallel lists, so the fingerprints are checked
+    without unpacking a tuple each.
     """
 
     BANDS = 64 // BAND_BITS
+    RADII = (3, 2, 2, 2)  # sum(r + 1) > CANDIDATE_BITS: some band is within its radius
     PROBES = [
-        sum(1 << bit for bit in flipped)
-        for radius in range(CANDIDATE_BITS // (64 // BAND_BITS) + 1)
-        for flipped in itertools.combinations(range(BAND_BITS), radius)
+        [
+            sum(1 << bit for bit in flipped)
+            for radius in range(most + 1)
+            for flipped in itertools.combinations(range(BAND_BITS), radius)
+        ]
+        for most in RADII
     ]
 
     def __init__(self) -> None:
-        self.tables: list[dict[int, list[tuple[int, str]]]] = [{} for _ in range(self.BANDS)]
+        # per band, indexed by the band's value: (fingerprints, keys) in the order added, or
+        # None; a list, not a dict: at 200,000 fingerprints a probe costs half as much
+        self.tables: list[list[tuple[list[int], list[str]] | None]] = [
+            [None] * (1 << BAND_BITS) for _ in range(self.BANDS)
+        ]
 
     def add(self, fingerprint: int, key: str) -> None:
-        for band, value in enumerate(_bands(fingerprint)):
-            self.tables[band].setdefault(value, []).append((fingerprint, key))
+        unsigned = fingerprint & MASK64
+        for table, value in zip(self.tables, _bands(fingerprint), strict=True):
+            bucket = table[value]
+            if bucket is None:
+                bucket = table[value] = ([], [])
+            bucket[0].append(unsigned)
+            bucket[1].append(key)
 
     def near(self, fingerprint: int, limit: int = 64) -> list[str]:
         """The keys of fingerprints within CANDIDATE_BITS, nearest first: all of them, or
         `limit` of them when a flood of near-identical items puts more than that near."""
         found: dict[str, int] = {}
-        for table, value in zip(self.tables, _bands(fingerprint), strict=True):
-            for bucket in filter(None, map(table.get, [value ^ probe for probe in self.PROBES])):
-                for other, key in bucket:
-                    if (bits := distance(fingerprint, other)) <= CANDIDATE_BITS:
-                        found[key] = bits
-                        if len(found) == limit:
-                            return sorted(found, key=found.__getitem__)
+        unsigned = fingerprint & MASK64
+        for table, value, probes in zip(self.tables, _bands(fingerprint), self.PROBES, strict=True):
+            buckets = list(filter(None, map(table.__getitem__, map(value.__xor__, probes))))
+            if not buckets:
+                continue
+            others = list(chain.from_iterable(map(itemgetter(0), buckets)))
+            bits = map(int.bit_count, map(unsigned.__xor__, others))
+            close = list(map(CANDIDATE_BITS.__ge__, bits))
+            if not any(close):
+                continue
+            keys = chain.from_iterable(map(itemgetter(1), buckets))
+            for key, other in compress(zip(keys, others, strict=True), close):
+                found[key] = (unsigned ^ other).bit_count()
+                if len(found) == limit:
+                    return sorted(found, key=found.__getitem__)
         return sorted(found, key=found.__getitem__)
 
 
 def _bands(fingerprint: int) -> list[int]:
-    unsigned = fingerprint & (2**64 - 1)
+    unsigned = fingerprint & MASK64
     mask = (1 << BAND_BITS) - 1
     return [unsigned >> (band * BAND_BITS) & mask for band in range(64 // BAND_BITS)]
 

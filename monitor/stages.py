@@ -48,6 +48,10 @@ class UnitOfWork(Protocol):
     @property
     def history(self) -> History: ...
 
+    def expect(self, articles: Sequence[Article]) -> None:
+        """Read at once what `seen` will need of these articles (a hint: `seen` is right
+        without it)."""
+
     def seen(self, article: Article) -> bool: ...
 
     def add_article(self, item: NewArticle, clustered: Clustered) -> None: ...
@@ -68,6 +72,7 @@ def record_new(
 ) -> list[NewArticle]:
     """The stages, in order, for each article; returns those recorded (not seen before)."""
     recorded = []
+    work.expect([item.article for item in new])
     for item in new:
         if work.seen(item.article):
             continue

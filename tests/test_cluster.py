@@ -13,6 +13,7 @@ from monitor.cluster import (
     MIN_KEY_WORDS,
     MIN_SHINGLE_WORDS,
     SimhashIndex,
+    article_text,
     candidates,
     distance,
     fingerprint,
@@ -225,3 +226,15 @@ def test_near_puts_the_nearest_first_and_stops_at_candidate_bits():
     for bits in range(CANDIDATE_BITS + 1, 0, -1):  # added farthest first
         index.add(signed((base ^ ((1 << bits) - 1)) & (2**64 - 1)), f"d{bits}")
     assert index.near(base) == [f"d{bits}" for bits in range(1, CANDIDATE_BITS + 1)]
+
+
+def test_simhash_values_are_those_already_stored():
+    """SimHashes are stored and compared with new ones: a faster shingle hash or fingerprint
+    must give the very same values (this one was computed before they were made faster)."""
+    a = Article(
+        "wire",
+        title="Nvidia wins approval to ship H20 chips to China",
+        body=" ".join(f"Word{n} trade déjà vu tariffs" for n in range(12)),
+    )
+    assert len(shingles(article_text(a))) == 45
+    assert simhash(a) == -8562861840396930480

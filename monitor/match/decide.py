@@ -5,8 +5,8 @@ an alert highlights them; that costs tens of microseconds a rule. Deciding
 needs only yes or no, and most rules are words, phrases, NEAR and boolean
 operators, which set lookups and the positions of a few words answer in a
 microsecond or two. So each rule's tree is compiled once into closures.
-Nodes with no fast form (regexes, fuzzy words, `lead:`, phrases with
-wildcards) ask the evaluator, so both paths always agree; tests compare them
+Nodes with no fast form (`lead:`, phrases with wildcards or fuzzy words
+outside a NEAR) ask the evaluator, so both paths always agree; tests compare them
 on every operator table and on generated rules. Hits are then collected
 only for the rules that matched, when an alert asks for them.
 """
@@ -17,7 +17,8 @@ from bisect import bisect_left
 from collections.abc import Callable
 from typing import assert_never
 
-from monitor.match.engine import Evaluator, Span, near_kept, plain_fields
+from monitor.match.engine import Evaluator, Span, list_hits, near_kept, plain_fields
+from monitor.match.engine import phrase_starts as word_phrase_starts
 from monitor.match.nodes import (
     And,
     AtLeast,
@@ -30,12 +31,13 @@ from monitor.match.nodes import (
     Regex,
     Terms,
     Word,
+    children,
 )
 from monitor.match.presearch import necessary_words
 from monitor.match.text import FieldText
 
 Check = Callable[[Evaluator], bool]
-Spans = Callable[[FieldText], set[Span]]
+Spans = Callable[[Evaluator, FieldText], set[Span]]
 
 
 def compile_check(node: Node, fields: tuple[str, ...]) -> Check:
@@ -70,18 +72,19 @@ def _positional(
         case AtLeast():
             if word := _one_exact_word(node.child):
                 return _word_count(word, node.count, names)
-            spans = compile_spans(node.child)
+            # a regex can hit one word twice: the evaluator counts hits, spans would not
+            spans = None if _has_regex(node.child) else compile_spans(node.child)
             if spans is None:
                 return None
             count = node.count
-            return lambda ev: sum(len(spans(ev.doc.field(n))) for n in names) >= count
+            return lambda ev: sum(len(spans(ev, ev.doc.field(n))) for n in names) >= count
         case Near():
             near = compile_spans(node)
             if near is None:
                 return None
             need = necessary_words(node)  # a field without them cannot hold a NEAR: skip it
             return lambda ev: any(
-                need <= (text := ev.doc.field(n)).word_set and near(text) for n in names
+                need <= (text := ev.doc.field(n)).word_set and near(ev, text) for n in names
             )
         case _:
             assert_never(node)
@@ -139,6 +142,12 @@ def _regex(node: Regex, names: tuple[str, ...]) -> Check:
     )
 
 
+def _has_regex(node: Node) -> bool:
+    if isinstance(node, Regex):
+        return True
+    return isinstance(node, Or | Near) and any(map(_has_regex, children(node)))
+
+
 def _one_exact_word(node: Node) -> str | None:
     if isinstance(node, Terms) and len(node.spellings) == 1 and len(node.spellings[0]) == 1:
         word = node.spellings[0][0]
@@ -189,35 +198,52 @@ def _list(node: ListRef, names: tuple[str, ...]) -> Check:
 
 
 def compile_spans(node: Node) -> Spans | None:
-    """For exact words and phrases, OR-groups and NEAR of them: their hits' spans in a field."""
+    """For words, phrases, regexes, lists, OR-groups and NEAR of them: their hits' spans in
+    a field, as the evaluator finds them (the same functions), without building `Hit`s.
+
+    Wildcards, fuzzy words and regexes are common inside a NEAR ("chip* NEAR/6
+    tariff*"); without a fast form here every such rule built, merged and sorted
+    hit objects for each article its words were in.
+    """
     match node:
         case Terms():
-            if any(w.fuzz or w.wildcard for s in node.spellings for w in s):
-                return None
             phrases = [tuple(w.text for w in s) for s in node.spellings]
-            return lambda text: {
+            if any(w.pattern is not None for s in node.spellings for w in s):
+                spellings = node.spellings
+                return lambda ev, text: {
+                    (start, start + len(s) - 1)
+                    for s in spellings
+                    for start in word_phrase_starts(s, text)
+                }
+            return lambda ev, text: {
                 (start, start + len(p) - 1) for p in phrases for start in _phrase_starts(text, p)
+            }
+        case Regex():
+            return lambda ev, text: {(h.first, h.last) for h in ev.regex_hits(node, text)}
+        case ListRef():
+            return lambda ev, text: {
+                (h.first, h.last) for h in list_hits(ev.lists.get(node.name), text)
             }
         case Or():
             children = [compile_spans(child) for child in node.children]
             if any(child is None for child in children):
                 return None
-            return lambda text: set().union(*(child(text) for child in children))  # type: ignore[misc]
+            return lambda ev, text: set().union(*(child(ev, text) for child in children))  # type: ignore[misc]
         case Near():
             left, right = compile_spans(node.left), compile_spans(node.right)
             if left is None or right is None:
                 return None
-            return lambda text: _near(node, text, left(text), right)
-        case Regex() | ListRef() | And() | Not() | AtLeast() | Field():
+            return lambda ev, text: _near(node, ev, text, left(ev, text), right)
+        case And() | Not() | AtLeast() | Field():
             return None
         case _:
             assert_never(node)
 
 
-def _near(node: Near, text: FieldText, left: set[Span], right: Spans) -> set[Span]:
+def _near(node: Near, ev: Evaluator, text: FieldText, left: set[Span], right: Spans) -> set[Span]:
     if not left:
         return set()
-    kept_left, kept_right = near_kept(node, text, left, right(text))
+    kept_left, kept_right = near_kept(node, text, left, right(ev, text))
     return {*kept_left, *kept_right}
 
 

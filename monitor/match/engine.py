@@ -173,16 +173,16 @@ class Evaluator:
                 return [
                     _hit(text, p, p + len(words) - 1)
                     for words in node.spellings
-                    for p in _phrase_starts(words, text)
+                    for p in phrase_starts(words, text)
                 ]
             case Regex():
-                return self._regex(node, text)
+                return self.regex_hits(node, text)
             case ListRef():
-                return _list_hits(self.lists.get(node.name), text)
+                return list_hits(self.lists.get(node.name), text)
             case _:
                 assert_never(node)
 
-    def _regex(self, node: Regex, text: FieldText) -> list[Hit]:
+    def regex_hits(self, node: Regex, text: FieldText) -> list[Hit]:
         """A regex's hits in a field, found once per article even if asked twice."""
         key = (node.pattern, node.ignore_case, text.name)
         if key not in self._regex_hits:
@@ -326,7 +326,8 @@ def _matches(word: Word, token: str) -> bool:
     return token == word.text if word.pattern is None else word.pattern.fullmatch(token) is not None
 
 
-def _phrase_starts(words: tuple[Word, ...], text: FieldText) -> list[int]:
+def phrase_starts(words: tuple[Word, ...], text: FieldText) -> list[int]:
+    """Where a phrase of word patterns starts in a field (the hits of a `Terms` spelling)."""
     first = words[0]
     if first.pattern is None:
         starts = text.occurrences(first.text)
@@ -344,7 +345,7 @@ def _phrase_starts(words: tuple[Word, ...], text: FieldText) -> list[int]:
     ]
 
 
-def _list_hits(names: PhraseList | None, text: FieldText) -> list[Hit]:
+def list_hits(names: PhraseList | None, text: FieldText) -> list[Hit]:
     if names is None:
         return []
     hits = []

@@ -48,11 +48,16 @@ def fold(text: str) -> str:
 
 
 def words_of(text: str) -> list[str]:
-    return [fold(m.group()) for m in WORD.finditer(text)]
+    """The folded words of a text, in order (clustering's name for `tokens`)."""
+    return tokens(text)
 
 
 def tokens(text: str) -> list[str]:
-    """The folded words of a text, in order."""
+    """The folded words of a text, in order.
+
+    On ASCII text the byte table gives exactly what the regex and `fold` give:
+    runs of letters and digits, lower-cased (NFKC and casefold change no ASCII).
+    """
     if text.isascii():  # the common case: a byte table folds and splits at C speed
         return text.encode("ascii").translate(ASCII_FOLD).decode("ascii").split()
     return [fold(m.group()) for m in WORD.finditer(text)]

@@ -87,7 +87,7 @@ class Known:
                 if first != article.canonical_url or self.guid_reused(article):
                     article = replace(article, guid="")
             known.append(article)
-        self._prepare(known)
+        self.prepare(known)
         return known
 
     def guid_reused(self, article: Article) -> bool:
@@ -110,7 +110,7 @@ class Known:
         """
         if article.id in self.by_id:  # read already: most of a poll
             return article.id
-        self._prepare([article])
+        self.prepare([article])
         if article.id in self.by_id:
             return article.id
         if article.content_hash and article.content_hash in self.by_hash:
@@ -127,6 +127,21 @@ class Known:
                 return stored
         return None
 
+    def written(self, article: Article) -> None:
+        """The article was just stored (a poll's unit of work): keep what was read true.
+
+        Only keys read already need it; a key not read yet is read from the table,
+        where the article now is.
+        """
+        self.by_id[article.id] = (article.canonical_url, article.source_id)
+        self.asked["id"].add(article.id)
+        if article.content_hash in self.asked["content_hash"]:
+            self.by_hash.setdefault(article.content_hash, article.id)
+        if article.canonical_url in self.asked["url"]:
+            self.by_url.setdefault(article.canonical_url, []).append(
+                (article.id, article.title, article.source_id)
+            )
+
     def note_shared_link(self, article: Article) -> None:
         """Log that a new article's link was seen from another source with other content."""
         if not article.canonical_url:
@@ -140,7 +155,7 @@ class Known:
                 )  # fmt: skip
                 return
 
-    def _prepare(self, articles: Sequence[Article]) -> None:
+    def prepare(self, articles: Sequence[Article]) -> None:
         """Read what `stored_id` needs of these articles, each rule's rows only where the
         rules before it decided nothing."""
         self._load_ids(a.id for a in articles)
@@ -218,8 +233,8 @@ def marks(chunk: Sequence[str]) -> str:
 
 
 def seen(db: Database, article: Article) -> bool:
-    """Is this one article stored already (inside a poll's transaction, where each recorded
-    article changes the answer for the next)?"""
+    """Is this one article stored already? (A poll's unit of work keeps one `Known` instead,
+    told of each article it writes.)"""
     return Known(db).stored_id(article) is not None
 
 

@@ -340,9 +340,15 @@ class PollWork:
         self.db, self.clusters, self.copies, self.history, self.now = (
             db, clusters, copies, history, now
         )  # fmt: skip
+        # the rows seen detection read, kept true as articles are written: a few queries a
+        # poll, where a fresh read for each article cost three or four
+        self.known = identity.Known(db)
+
+    def expect(self, articles: Sequence[Article]) -> None:
+        self.known.prepare(articles)
 
     def seen(self, article: Article) -> bool:
-        return identity.seen(self.db, article)
+        return self.known.stored_id(article) is not None
 
     def add_article(self, item: NewArticle, clustered: Clustered) -> None:
         a = item.article
@@ -359,6 +365,7 @@ class PollWork:
                 clustered.cluster_id, clustered.story_key, clustered.simhash, self.now,
             ),
         )  # fmt: skip
+        self.known.written(a)
         for match in item.matches:
             hits = [[h.field, h.start, h.end, h.text] for h in match.hits]
             self.db.execute(

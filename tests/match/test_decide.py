@@ -106,6 +106,18 @@ def test_compiled_checks_agree_with_the_evaluator_on_random_queries():
         ("chips NEAR/2 chips", "chips rose", False),  # a hit is not near itself
         ("chips NEAR/2 chips", "chips and chips", True),
         ("tariffs NEAR/3 tariff*", "tariffs rose", False),
+        # wildcards, fuzzy words, regexes and lists inside a NEAR: spans, not hit objects
+        ("chip* NEAR/2 tariff*", "chipmakers face tariffs", True),
+        ("chip* NEAR/1 tariff*", "chipmakers may face tariffs", False),
+        ("tarif~1 NEAR/1 chips", "tariff on chips", True),
+        ("/h(?:20|100)/i NEAR/2 export*", "H20 export curbs", True),
+        ("/h(?:20|100)/i NEAR/2 export*", "H20 chips from the export", False),
+        ("(@names OR chip*) ONEAR/2 tariffs", "chipmakers and tariffs", True),
+        ("(@names OR chip*) ONEAR/2 tariffs", "tariffs on export controls", False),
+        # a regex can hit one word twice: ATLEAST counts the hits, not the words
+        ("ATLEAST/3 /a/", "banana", True),
+        ("ATLEAST/4 /a/", "banana", False),
+        ("ATLEAST/2 (/an/ OR chips)", "banana", True),
     ],
 )
 def test_compiled_checks_on_lists_and_counts(query, body, expected):

@@ -15,6 +15,7 @@ from dataclasses import replace
 import pytest
 
 from monitor.article import Article
+from monitor.cluster import Clustered
 from monitor.stages import record_poll
 from monitor.store import NewArticle, identity
 
@@ -207,3 +208,27 @@ def test_a_poll_larger_than_one_chunk_is_read_whole(store):
     fresh = Article("a", title="New", body="New", url="https://x.org/new", guid="new")
     assert store.unseen([*stored, *by_text, *by_link, fresh]) == [fresh]
     assert identity.stored_ids(store.db, by_text) == {a.id for a in stored}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_unit_of_work_sees_what_it_wrote_as_the_per_article_queries_do(store, seed):
+    """A poll's unit of work keeps one `Known`, told of each article it writes: within one
+    poll, a repeat (same guid, text or link) is seen exactly as a fresh query would see it."""
+    rng = random.Random(seed)
+    db = store.db
+    for _ in range(10):
+        source = rng.choice(SOURCES)
+        poll = [replace(random_article(rng), source_id=source) for _ in range(rng.randint(1, 10))]
+        mixed = [random_article(rng) for _ in range(rng.randint(1, 10))]
+        batch = poll + mixed + poll  # repeats within the poll, and of earlier polls
+        expected: list[str] = []
+        with store.unit_of_work() as work:
+            work.expect(batch)
+            for article in batch:
+                decided = work.seen(article)
+                assert decided == seen(db, article), article  # the queries, inside the work
+                if not decided:
+                    expected.append(article.id)
+                    work.add_article(NewArticle(article), Clustered(article.id, "", 0))
+        stored = {row[0] for row in db.execute("SELECT id FROM articles")}
+        assert set(expected) <= stored
