@@ -140,8 +140,15 @@ def soak(args: argparse.Namespace) -> None:
                 polled = int(reply.read())
         finally:
             daemon.terminate()
-            daemon.wait(30)
+            try:
+                daemon.wait(60)
+            except subprocess.TimeoutExpired:
+                print("the daemon did not stop within 60 s of SIGTERM: killed", file=sys.stderr)
+                daemon.kill()
+                daemon.wait()
             log.close()
+            if args.log:
+                Path(args.log).write_bytes((Path(folder) / "daemon.log").read_bytes())
         assert start_scrape is not None
         polls = end_scrape[float("inf")] - start_scrape.get(float("inf"), 0.0)
         mode = "overload" if args.overload else f"1 feed in {args.every} new each interval"
@@ -163,6 +170,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--every", type=int, default=10, help="one feed in this many has news")
     parser.add_argument("--overload", action="store_true")
+    parser.add_argument("--log", help="keep the daemon's log in this file")
     soak(parser.parse_args())
 
 
