@@ -28,7 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -59,6 +65,7 @@ STOP_GRACE = 10.0
 RULES_CHECK = 2.0  # seconds between looks at the rule files
 RETENTION_EVERY = 6 * 3600.0
 START_RATE = 20.0  # first polls a second after a start
+BEHIND_EVERY = 3600.0  # seconds between two "falling behind" lines
 CLOCK_CHECK = 30.0  # seconds between two looks at the wall clock
 CLOCK_JUMP = 60.0  # the wall clock moving this much more (or less) than time passed: a jump
 
@@ -110,6 +117,7 @@ class Daemon:
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.stopping = False
         self.scheduler = AsyncIOScheduler(timezone=UTC)  # started by run_forever
+        self.behind_said = float("-inf")  # when "falling behind" was last logged
 
     async def close(self) -> None:
         if not self.once:
@@ -137,8 +145,12 @@ class Daemon:
     async def run_forever(self) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
+        on_signal = {
+            signal.SIGTERM: stop.set,
+            signal.SIGINT: stop.set,
+            signal.SIGHUP: self._on_sighup,
+        }
+        previous = {n: signal.signal(n, _handing_to(loop, on)) for n, on in on_signal.items()}
         scheduler = self.scheduler
         self.pipeline.planned = self._reschedule
         now = datetime.now(UTC)
@@ -185,8 +197,8 @@ class Daemon:
             self.listener, watch = serve(self.config.http, str(self.config.path), self.metrics,
                                          self.store, intervals, loop)  # fmt: skip
             scheduler.add_job(watch.beat, "interval", id="liveness", seconds=LIVENESS_EVERY)
-        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
         scheduler.add_listener(self._started_late, EVENT_JOB_SUBMITTED)
+        scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         scheduler.start()
         watching = asyncio.create_task(self._watch_clock())
         log.info(
@@ -202,6 +214,8 @@ class Daemon:
         scheduler.shutdown(wait=False)
         await self._finish_in_flight(loop.time() + STOP_GRACE)
         await self.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         log.info("stopped")
         return 0
 
@@ -300,6 +314,21 @@ class Daemon:
             late = datetime.now(UTC) - max(event.scheduled_run_times)
             self.metrics.poll_lateness.observe(max(0.0, late.total_seconds()))
 
+    def _skipped(self, event: JobEvent) -> None:
+        """A run skipped (its last run still going) or missed (the loop too busy): counted
+        in /metrics and said at most once an hour, where APScheduler says it every time."""
+        reason = "running" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
+        self.metrics.skipped_runs.labels(reason).inc()
+        now = time.monotonic()
+        if now - self.behind_said >= BEHIND_EVERY:
+            self.behind_said = now
+            log.warning(
+                "falling behind: a run of %s was skipped (%s); see"
+                " trade_monitor_skipped_runs_total and trade_monitor_poll_lateness_seconds",
+                event.job_id, "its last run was still going" if reason == "running"
+                else "the daemon was too busy to start it in time",
+            )  # fmt: skip
+
     def _reschedule(self, source_id: str, due: float) -> None:
         """Move the source's next poll to when its schedule says (monitor/schedule.py)."""
         with contextlib.suppress(JobLookupError):  # shutting down
@@ -341,6 +370,18 @@ class Daemon:
         self.in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("job failed", exc_info=task.exception())
+
+
+def _handing_to(loop: asyncio.AbstractEventLoop, action: Callable[[], None]) -> Any:
+    """A signal handler that hands `action` to the loop. Not `loop.add_signal_handler`:
+    its wake-up pipe is shared with every thread handing work back, and under load a full
+    pipe drops the signal (a SIGTERM lost: the daemon would not stop); a callback handed
+    over with `call_soon_threadsafe` is queued even when the pipe is full."""
+
+    def handle(signum: int, frame: Any) -> None:
+        loop.call_soon_threadsafe(action)
+
+    return handle
 
 
 def first_poll(

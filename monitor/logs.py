@@ -79,8 +79,12 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("apscheduler", "httpx", "httpcore", "mail.log", "apprise"):
+    for noisy in ("apscheduler", "httpx", "httpx2", "httpcore", "mail.log", "apprise"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # It warns of every skipped or missed run: at 10,000 sources, thousands of lines an
+    # hour when it falls behind. The daemon counts them and says so once an hour instead.
+    for chatty in ("apscheduler.scheduler", "apscheduler.executors"):
+        logging.getLogger(chatty).setLevel(logging.ERROR)
 
 
 def redact(secrets: Iterable[str]) -> None:

@@ -73,6 +73,11 @@ class Metrics:
             "How long after its scheduled time a poll started (a busy event loop shows here)",
             buckets=LATE_BUCKETS, registry=registry,
         )  # fmt: skip
+        self.skipped_runs = Counter(
+            "trade_monitor_skipped_runs",
+            "Scheduled runs skipped: its last run still going, or missed (the loop too busy)",
+            ["reason"], registry=registry,
+        )  # fmt: skip
         self.match_seconds = Histogram(
             "trade_monitor_match_duration_seconds", "Time to match one article against the rules",
             buckets=MATCH_BUCKETS, registry=registry,

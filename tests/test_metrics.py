@@ -234,3 +234,21 @@ def test_the_systemd_unit_verifies(tmp_path):
     copy.write_text(unit.replace("/opt/trade-monitor/bin/trade-monitor", shutil.which("true")))
     result = subprocess.run([analyze, "verify", str(copy)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_runs_skipped_behind_a_slow_poll_are_counted_and_said_once(workspace, feed_server):
+    """A poll slower than its interval: APScheduler would warn of every skipped run."""
+    url = feed_server.add("/slow.xml", Route(rss(items(0, 2)), delay=2.5))
+    port = daemon_config(workspace, feed_server, feed_source(url, interval="500ms"))
+    process = start_daemon(workspace)
+    try:
+        assert wait_for(lambda: skipped(port) >= 3)
+    finally:
+        _, _, _, err = stop(process)
+    assert err.count("falling behind: a run of source:feed was skipped") == 1
+    assert "maximum number of running instances" not in err
+
+
+def skipped(port):
+    parsed = samples(get(port, "/metrics")[1])
+    return value(parsed, "trade_monitor_skipped_runs_total", reason="running") or 0
