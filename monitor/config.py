@@ -55,6 +55,16 @@ class Defaults(SourceDefaults):
         return self.notify if self.health_notify is None else self.health_notify
 
 
+class PushConfig(Strict):
+    """`push:`: WebSub (monitor/websub.py). `callback` is the public base URL the hub calls;
+    it must reach the `http:` listener's /websub (through a reverse proxy, usually)."""
+
+    callback: str = Field(pattern=r"^https?://[^\s/]+\S*$")
+    lease: Duration = Field(default=86400.0, gt=0)  # asked of the hub; it may grant another
+    confirm_within: Duration = Field(default=60.0, gt=0)  # a hub silent longer: dropped
+    slow_interval: Duration = Field(default=3600.0, gt=0)  # polls while subscribed, at least
+
+
 class ConfigModel(Strict):
     state: str = "sqlite:///state/trade-monitor.db"
     rules: list[str] = ["rules/"]
@@ -62,6 +72,7 @@ class ConfigModel(Strict):
     sources: list[Any] = []
     notifiers: list[Any] = [{"id": "console", "type": "console"}]
     http: ListenAddress = None
+    push: PushConfig | None = None
 
 
 @dataclass
@@ -74,6 +85,7 @@ class Config:
     notifiers: list[NotifierConfig]
     disabled: dict[str, list[str]] = field(default_factory=dict)  # notifier id -> missing keys
     http: tuple[str, int] | None = None  # where /metrics and /healthz listen; None: off
+    push: PushConfig | None = None  # WebSub; None: off
 
     @property
     def base_dir(self) -> Path:
@@ -122,6 +134,10 @@ def load_config(path: Path) -> Config:
             hint = did_you_mean(name, notifier_ids) or "define it under notifiers:"
             loc = ("defaults", key, i)
             problems.append(doc.problem(loc, f"no notifier named `{name}`", key_path(loc), hint))
+    if model.push and not model.http:
+        hint = "set http: to the address the reverse proxy behind push.callback forwards to"
+        problems.append(doc.problem(("push",), "push: needs http:, where the hub calls", "push",
+                                    hint))  # fmt: skip
     if problem := _state_problem(model.state):
         problems.append(doc.problem(("state",), problem[0], "state", problem[1]))
     resolved = [with_defaults(s, model.defaults) for s in sources]
@@ -138,6 +154,7 @@ def load_config(path: Path) -> Config:
         notifiers=notifiers,
         disabled={n.id: n.missing() for n in notifiers if n.missing()},
         http=split_listen(model.http) if model.http else None,
+        push=model.push,
     )
 
 

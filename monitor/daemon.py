@@ -57,8 +57,10 @@ from monitor.sources import (
     SourceContext,
     build_source,
 )
+from monitor.sources.rss import RssConfig
 from monitor.store import SourceState, open_store, sqlite_path
 from monitor.store.shared import HEARTBEAT, DaemonRow
+from monitor.websub import WebSub
 
 log = logging.getLogger("monitor")
 STOP_GRACE = 10.0
@@ -68,6 +70,7 @@ START_RATE = 20.0  # first polls a second after a start
 BEHIND_EVERY = 3600.0  # seconds between two "falling behind" lines
 CLOCK_CHECK = 30.0  # seconds between two looks at the wall clock
 CLOCK_JUMP = 60.0  # the wall clock moving this much more (or less) than time passed: a jump
+PUSH_TICK = 1.0  # seconds between looks at the WebSub subscriptions (renewals, silent hubs)
 
 
 class Daemon:
@@ -118,6 +121,28 @@ class Daemon:
         self.stopping = False
         self.scheduler = AsyncIOScheduler(timezone=UTC)  # started by run_forever
         self.behind_said = float("-inf")  # when "falling behind" was last logged
+        self.settings = {source.id: settings for source, settings in self.sources}
+        self.websub = self._websub() if config.push and not once else None
+
+    def _websub(self) -> WebSub:
+        """Push for every enabled rss source that does not say `push: false`."""
+        assert self.config.push is not None
+        pushable = [
+            s for s in self.settings.values() if isinstance(s, RssConfig) and s.push is not False
+        ]
+        return WebSub(self.config.push, self.store, self.fetcher, self.pipeline, pushable,
+                      self._dispatch, self._push_changed)  # fmt: skip
+
+    def _slow(self, settings: SourceConfig) -> float:
+        """The poll interval of a source while a hub pushes its items: a safety net."""
+        slow = self.config.push.slow_interval if self.config.push else 0.0
+        return max(settings.interval, slow)
+
+    def _push_changed(self, source_id: str, active: bool) -> None:
+        """A subscription began (the next poll moves out to the slow interval) or ended
+        (poll now, and at the source's own interval again)."""
+        settings = self.settings[source_id]
+        self._reschedule(source_id, time.time() + (self._slow(settings) if active else 0.0))
 
     async def close(self) -> None:
         if not self.once:
@@ -192,10 +217,17 @@ class Daemon:
         scheduler.add_job(
             self._beat, "interval", id="heartbeat", seconds=HEARTBEAT, next_run_time=now
         )
+        if self.websub:
+            await self.websub.load()
+            scheduler.add_job(self._tracked(self.websub.tick), "interval", id="websub",
+                              seconds=PUSH_TICK, coalesce=True, max_instances=1)  # fmt: skip
         if self.config.http:
-            intervals = [(source.id, settings.interval) for source, settings in self.sources]
+            pushed = self.websub.sources if self.websub else {}
+            intervals = [(source.id, self._slow(settings) if source.id in pushed
+                          else settings.interval) for source, settings in self.sources]  # fmt: skip
+            websub = self.websub.app(loop) if self.websub else None
             self.listener, watch = serve(self.config.http, str(self.config.path), self.metrics,
-                                         self.store, intervals, loop)  # fmt: skip
+                                         self.store, intervals, loop, websub)  # fmt: skip
             scheduler.add_job(watch.beat, "interval", id="liveness", seconds=LIVENESS_EVERY)
         scheduler.add_listener(self._started_late, EVENT_JOB_SUBMITTED)
         scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
@@ -331,6 +363,8 @@ class Daemon:
 
     def _reschedule(self, source_id: str, due: float) -> None:
         """Move the source's next poll to when its schedule says (monitor/schedule.py)."""
+        if self.websub and self.websub.active(source_id):  # pushed: polled as a safety net
+            due = max(due, time.time() + self._slow(self.settings[source_id]))
         with contextlib.suppress(JobLookupError):  # shutting down
             when = datetime.fromtimestamp(due, UTC)
             self.scheduler.modify_job(f"source:{source_id}", next_run_time=when)
@@ -338,6 +372,8 @@ class Daemon:
     async def _poll_and_dispatch(self, source: Source, settings: SourceConfig) -> None:
         if await self.pipeline.poll(source, settings):
             await self._dispatch()
+        if self.websub:
+            await self.websub.after_poll(source.id)
 
     async def _dispatch(self) -> None:
         """Start the idle notifiers' drains; shutdown waits for them like for any job."""

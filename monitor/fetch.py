@@ -40,7 +40,7 @@ import asyncio
 import ipaddress
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -88,6 +88,7 @@ class FetchResult:
     etag: str | None
     last_modified: str | None
     max_age: float = 0.0  # Cache-Control max-age: how long the response stays fresh, in seconds
+    links: dict[str, str] = field(default_factory=dict)  # the Link header: rel -> URL (WebSub)
 
     @property
     def not_modified(self) -> bool:
@@ -173,6 +174,46 @@ class Fetcher:
                 host.slots.release()
         finally:
             host.users -= 1
+
+    async def post_form(
+        self, url: str, form: dict[str, str], *, timeout: float, public_only: bool = False
+    ) -> int:
+        """POST a form (a WebSub subscription request) and return the status code.
+
+        The same per-host and global slots as `get`, the same deadline, and no body
+        read beyond a small cap; errors come out as a FetchError that names no URL.
+        """
+        host = self._host(_host_key(url))
+        deadline = asyncio.get_running_loop().time() + timeout * 2 + 20
+        try:
+            async with asyncio.timeout_at(deadline):
+                await host.slots.acquire()
+        except TimeoutError:
+            raise FetchError("no free slot for this host in time") from None
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._global.acquire()
+        except TimeoutError:
+            host.slots.release()
+            raise FetchError("no free slot in time (too many requests at once)") from None
+        extensions = {PUBLIC_ONLY: True} if public_only else {}
+        try:
+            async with asyncio.timeout(timeout):
+                async with self.client.stream(  # the body is never read: a hub's is noise
+                    "POST", url, data=form, timeout=timeout, extensions=extensions
+                ) as response:
+                    return response.status_code
+        except (TimeoutError, httpx.TimeoutException):
+            raise FetchError(f"timed out after {timeout:g}s") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{type(exc).__name__}: {_reason(exc)}") from None
+        except FetchError:
+            raise
+        except Exception as exc:
+            raise FetchError(f"request failed: {type(exc).__name__}") from None
+        finally:
+            self._global.release()
+            host.slots.release()
 
     def _host(self, key: str) -> _Host:
         host = self._hosts.get(key)
@@ -262,6 +303,7 @@ class Fetcher:
                 etag=_raw_header(response, b"etag"),
                 last_modified=_raw_header(response, b"last-modified"),
                 max_age=_max_age(response.headers.get("cache-control", "")),
+                links=_links(response),
             )
 
 
@@ -345,6 +387,14 @@ def _raw_header(response: httpx.Response, name: bytes) -> str | None:
         if key.lower() == name:
             return value.decode("latin-1")
     return None
+
+
+def _links(response: httpx.Response) -> dict[str, str]:
+    """The Link header as rel -> URL (httpx parses it); a malformed one is no links."""
+    try:
+        return {str(rel): str(link["url"]) for rel, link in response.links.items() if rel}
+    except Exception:
+        return {}
 
 
 def _max_age(cache_control: str) -> float:

@@ -91,11 +91,18 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def routes(metrics_app: WsgiApp, health: Callable[[], tuple[bool, dict[str, Any]]]) -> WsgiApp:
-    """/metrics from prometheus-client's WSGI app, /healthz as JSON (200 or 503)."""
+def routes(
+    metrics_app: WsgiApp,
+    health: Callable[[], tuple[bool, dict[str, Any]]],
+    websub: WsgiApp | None = None,
+) -> WsgiApp:
+    """/metrics from prometheus-client's WSGI app, /healthz as JSON (200 or 503), and
+    /websub/<source id> (a hub's checks and deliveries, monitor/websub.py) when push is on."""
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        if websub is not None and path.startswith("/websub/"):
+            return websub(environ, start_response)
         if path == "/metrics":
             return metrics_app(environ, start_response)
         if path == "/healthz":

@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_a
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from monitor.listener import Listener, routes
+from monitor.listener import Listener, WsgiApp, routes
 
 if TYPE_CHECKING:
     from monitor.match import Match
@@ -230,12 +230,14 @@ def serve(
     store: Store,
     sources: Sequence[tuple[str, float]],
     loop: asyncio.AbstractEventLoop,
+    websub: WsgiApp | None = None,
 ) -> tuple[Listener, Watch]:
-    """Start the listener for /metrics and /healthz; UserError if the address is unusable."""
+    """Start the listener for /metrics and /healthz (and /websub/ when given); UserError if
+    the address is unusable."""
     watch = Watch(store, sources, loop)
     metrics.known(source_id for source_id, _ in sources)
     metrics.registry.register(watch)  # the store's side, read at scrape time
-    app = routes(make_wsgi_app(metrics.registry), watch.health)
+    app = routes(make_wsgi_app(metrics.registry), watch.health, websub)
     listener = Listener(address, app, where)
     host = address[0]
     log.info("serving /metrics and /healthz on http://%s:%d", f"[{host}]" if ":" in host else host,

@@ -135,6 +135,21 @@ class Pipeline:
             )
         return True
 
+    async def pushed(self, source_id: str, settings: SourceConfig, articles: list[Article]) -> int:
+        """Record a hub's delivery (monitor/websub.py) as a poll's articles are: drop what was
+        seen, match, record, queue; the source's cursor and schedule stay the polls'. Returns
+        how many articles were new."""
+        store = self.store
+        state = await store.call(store.source_state, source_id)
+        fresh = await store.call(store.unseen, articles)
+        items = await self._match(fresh, _alert_window_start(state.primed, settings.backfill))
+        recorded = await store.call(record_articles, store, items, self.policy)
+        self.metrics.articles.labels(source_id).inc(len(recorded))
+        queued = sum(len(item.alerts) for item in recorded)
+        log.info("pushed: %d items, %d new, %d alerts queued", len(articles), len(recorded),
+                 queued, extra={"source": source_id})  # fmt: skip
+        return len(recorded)
+
     async def _match(self, fresh: list[Article], alert_from: datetime | None) -> list[NewArticle]:
         """Match on the matching thread, a chunk at a time.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import hashlib
+import html
 import re
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -52,6 +53,7 @@ class RssConfig(SourceConfig):
     url: SecretStr  # a feed's URL may carry an API key: hidden wherever secrets are
     full_text: bool = False  # fetch each new item's page for its main text (fulltext.py)
     allow_private: bool = False  # item links may lead to private addresses (an intranet feed)
+    push: bool | None = None  # WebSub push when the feed has a hub; None: on when `push:` is set
 
     _http_url = field_validator("url", mode="before")(http_url)
 
@@ -86,6 +88,7 @@ class RssSource:
         feed_wait = publisher_wait(result.body)
         new_cursor: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified}
         new_cursor |= {"body": digest} | ({"feed_wait": feed_wait} if feed_wait else {})
+        new_cursor |= find_hub(result.body, result.links, self.config.url.get_secret_value())
         if self.config.full_text and "known" in cursor:
             new_cursor["known"] = cursor["known"]
         wait = max(result.max_age, feed_wait)
@@ -124,6 +127,36 @@ def publisher_wait(body: bytes) -> float:
         times = max(1, int(frequency.group(1))) if frequency else 1
         wait = max(wait, PERIODS[period.group(1)] / times)
     return wait
+
+
+_LINK_TAG = re.compile(rb"<(?:\w+:)?link\b([^>]{0,2000})>")
+_ATTR = re.compile(rb"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def find_hub(body: bytes, links: dict[str, str], feed_url: str) -> dict[str, str]:
+    """The feed's WebSub hub and topic as cursor keys (`hub`, `topic`), or {} if it has none.
+
+    The HTTP Link header wins over `<link rel="hub">` / `<atom:link rel="hub">` in the
+    feed's head; the topic is rel=self if given, else the feed's URL.
+    """
+    hub, topic = links.get("hub"), links.get("self")
+    head = body[:65536]
+    if first := _FIRST_ITEM.search(head):
+        head = head[: first.start()]
+    for tag in _LINK_TAG.finditer(head):
+        attrs = {
+            m.group(1).lower(): m.group(2) or m.group(3) or b"" for m in _ATTR.finditer(tag[1])
+        }
+        rels = attrs.get(b"rel", b"").lower().split()
+        href = html.unescape(attrs.get(b"href", b"").decode("utf-8", "replace")).strip()
+        if b"hub" in rels and not hub:
+            hub = href
+        if b"self" in rels and not topic:
+            topic = href
+    if not hub or not re.fullmatch(r"https?://[^\s/]+\S*", hub):
+        return {}
+    valid = topic and re.fullmatch(r"https?://[^\s/]+\S*", topic)
+    return {"hub": hub, "topic": topic if topic and valid else feed_url}
 
 
 def parse_feed(data: bytes, source_id: str, content_type: str = "") -> list[Article]:
