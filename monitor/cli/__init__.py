@@ -8,7 +8,7 @@ read (match, explain): it is reported as file:line and the other inputs are
 still read.
 
 One module per command group: run.py (`run`), authoring.py (`check`, `match`,
-`explain`, `eval`, with inputs.py reading their articles), stored.py (`backtest`,
+`explain`, `eval`, `suggest`, with inputs.py reading their articles), stored.py (`backtest`,
 `alerts`, `alerts retry`, `status`), catalog.py (`sources`); common.py holds what they share.
 """
 

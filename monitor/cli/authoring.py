@@ -1,4 +1,4 @@
-"""Writing rules: `check`, `match`, `explain` and `eval`."""
+"""Writing rules: `check`, `match`, `explain`, `eval` and `suggest`."""
 
 from __future__ import annotations
 
@@ -21,9 +21,12 @@ from monitor.cli.inputs import Inputs
 from monitor.errors import Problem, UserError, did_you_mean
 from monitor.logs import json_line
 from monitor.match import Match, load_rules
-from monitor.match.evaluate import evaluate, read_labelled
+from monitor.match.diagnose import Reason
+from monitor.match.evaluate import Case, RuleScore, evaluate, explain_scores, read_labelled
 from monitor.match.explain import highlighted, tree
+from monitor.match.rules import Rule, RuleSet
 from monitor.match.ruletests import run_rule_tests
+from monitor.match.suggest import Report, Score, suggest
 from monitor.sources import SourceError
 
 
@@ -63,7 +66,36 @@ def add_commands(
     evaluation.add_argument(
         "--min", type=float, default=0.0, help="exit 1 if any rule's precision or recall is lower"
     )
+    evaluation.add_argument("--format", choices=["text", "json"], default="text")
     evaluation.set_defaults(command=cmd_eval)
+
+    suggestion = commands.add_parser(
+        "suggest",
+        help="edits to a rule's query that fix its mistakes on labelled articles",
+        parents=[rules_or_config],
+    )
+    suggestion.add_argument("rule", metavar="RULE", help="the rule id")
+    suggestion.add_argument("labelled", type=Path, metavar="LABELLED.jsonl")
+    suggestion.add_argument("--top", type=positive, default=5, help="how many edits to show")
+    suggestion.add_argument(
+        "--min-support",
+        type=positive,
+        default=2,
+        help="a proposed term must occur in at least this many of the articles it fixes",
+    )
+    suggestion.add_argument("--format", choices=["text", "json"], default="text")
+    suggestion.set_defaults(command=cmd_suggest)
+
+
+def positive(text: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return number
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -132,12 +164,17 @@ def match_record(name: str, article: Article, match: Match) -> dict[str, object]
     return record
 
 
+def rule_named(rules: RuleSet, rule_id: str, command: str) -> Rule:
+    rule = rules.get(rule_id)
+    if rule is None:
+        hint = did_you_mean(rule_id, [r.id for r in rules.rules])
+        raise UserError([Problem(command, f"no rule with id `{rule_id}`", hint=hint)])
+    return rule
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     rules = rules_from(args)
-    rule = rules.get(args.rule)
-    if rule is None:
-        hint = did_you_mean(args.rule, [r.id for r in rules.rules])
-        raise UserError([Problem("explain", f"no rule with id `{args.rule}`", hint=hint)])
+    rule = rule_named(rules, args.rule, "explain")
     colour = sys.stdout.isatty()
     matched = False
     inputs = Inputs(args.inputs)
@@ -156,24 +193,116 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     rules = rules_from(args)
+    cases = labelled_cases(args.labelled)
+    scores = evaluate(rules, cases)
+    reasons = explain_scores(rules, cases, scores)
+    if args.format == "json":
+        for score in scores:
+            echo(json_line(score_record(score, reasons.get(score.rule_id, []))))
+    else:
+        print_scores(scores, len(cases))
+        for score in scores:
+            print_reasons(score.rule_id, reasons.get(score.rule_id, []))
+    worst = min((min(s.precision, s.recall) for s in scores), default=1.0)
+    return 1 if worst < args.min else 0
+
+
+def labelled_cases(path: Path) -> list[Case]:
     try:
-        lines = args.labelled.read_text(encoding="utf-8").splitlines()
-        cases = read_labelled(lines, str(args.labelled))
+        return read_labelled(path.read_text(encoding="utf-8").splitlines(), str(path))
     except OSError as exc:
-        raise UserError([Problem(str(args.labelled), f"cannot read: {exc.strerror}")]) from None
+        raise UserError([Problem(str(path), f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:
+        raise UserError([Problem(str(path), "not UTF-8 text")]) from None
     except SourceError as exc:
-        raise UserError([Problem(str(args.labelled), str(exc))]) from None
+        raise UserError([Problem(str(path), str(exc))]) from None
+
+
+def print_scores(scores: list[RuleScore], cases: int) -> None:
     echo(
         f"{'rule':<24} {'precision':>9} {'recall':>7}  {'tp':>4} {'fp':>4} {'fn':>4}  misclassified"
     )
-    worst = 1.0
-    for score in evaluate(rules, cases):
+    for score in scores:
         wrong = [f"+{i}" for i in score.false_positives] + [f"-{i}" for i in score.false_negatives]
         echo(
             f"{score.rule_id:<24} {score.precision:>9.2f} {score.recall:>7.2f}  "
             f"{score.true_positives:>4} {len(score.false_positives):>4} "
             f"{len(score.false_negatives):>4}  {' '.join(wrong)}"
         )
-        worst = min(worst, score.precision, score.recall)
-    echo(f"{len(cases)} labelled articles; +id matched but was not expected, -id was missed")
-    return 1 if worst < args.min else 0
+    echo(f"{cases} labelled articles; +id matched but was not expected, -id was missed")
+
+
+def print_reasons(rule_id: str, reasons: list[Reason]) -> None:
+    """Why each misclassified article went wrong, under the rule's id."""
+    if not reasons:
+        return
+    echo(f"\n{rule_id}")
+    for reason in reasons:
+        sign = "-" if reason.kind == "missed" else "+"
+        echo(f"  {sign}{reason.case_id}  {reason.kind}: {reason.detail}")
+        if reason.kind == "false alarm":
+            echo(f"      fired: {reason.part}")
+        if reason.sentence:
+            echo(f"      sentence: {reason.sentence}")
+        if reason.synonyms:
+            echo(f"      likely synonyms: {'; '.join(reason.synonyms)}")
+
+
+def score_record(score: RuleScore, reasons: list[Reason]) -> dict[str, object]:
+    return {
+        "rule": score.rule_id,
+        "precision": round(score.precision, 4),
+        "recall": round(score.recall, 4),
+        "tp": score.true_positives,
+        "fp": len(score.false_positives),
+        "fn": len(score.false_negatives),
+        "false_negatives": [r.record() for r in reasons if r.kind == "missed"],
+        "false_positives": [r.record() for r in reasons if r.kind != "missed"],
+    }
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    rules = rules_from(args)
+    rule = rule_named(rules, args.rule, "suggest")
+    report = suggest(rules, rule, labelled_cases(args.labelled), args.top, args.min_support)
+    if args.format == "json":
+        echo(json_line(suggest_record(report)))
+        return 0
+    now = report.score
+    echo(f"{report.rule_id} on {args.labelled}: {report.positives} expected, "
+         f"{report.negatives} not")  # fmt: skip
+    echo(f"now: {score_line(now)}")
+    echo(f"query: {report.query}")
+    echo(f"terms are proposed only if they occur in at least {report.min_support} of the "
+         "articles they fix (--min-support)")  # fmt: skip
+    if not report.suggestions:
+        echo("no edit found that fixes more than it breaks on this set")
+    for rank, found in enumerate(report.suggestions, 1):
+        fixes = f"catches {found.gained} missed, removes {found.removed} false alarms"
+        harm = f"; adds {found.added} false alarms, loses {found.lost} matches"
+        echo(f"\n{rank}. {found.change}")
+        echo(f"   {score_line(found.score)}: {fixes}{harm if found.added + found.lost else ''}")
+        echo(f"   why: {found.evidence}")
+        echo(f"   query: {found.query}")
+    return 0
+
+
+def score_line(score: Score) -> str:
+    return (
+        f"precision {score.precision:.2f} recall {score.recall:.2f} "
+        f"(tp {score.tp}, fp {score.fp}, fn {score.fn})"
+    )
+
+
+def suggest_record(report: Report) -> dict[str, object]:
+    return {
+        "rule": report.rule_id,
+        "query": report.query,
+        "precision": round(report.score.precision, 4),
+        "recall": round(report.score.recall, 4),
+        "tp": report.score.tp,
+        "fp": report.score.fp,
+        "fn": report.score.fn,
+        "min_support": report.min_support,
+        "suggestions": [s.record() for s in report.suggestions],
+    }

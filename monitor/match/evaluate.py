@@ -13,6 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from monitor.article import Article
+from monitor.match.diagnose import (
+    LabelledWords,
+    Reason,
+    document_words,
+    explain_false_alarm,
+    explain_miss,
+)
 from monitor.match.rules import RuleSet
 from monitor.sources import SourceError
 from monitor.sources.formats import article_from_record
@@ -68,3 +75,31 @@ def evaluate(rules: RuleSet, cases: list[Case]) -> list[RuleScore]:
             elif rule_id in expected:
                 score.false_negatives.append(case_id)
     return list(scores.values())
+
+
+def explain_scores(
+    rules: RuleSet, cases: list[Case], scores: list[RuleScore]
+) -> dict[str, list[Reason]]:
+    """Each rule's misclassified articles with the reason (diagnose.py), misses first."""
+    by_id = {case_id: (article, expected) for case_id, article, expected in cases}
+    evaluators = {case_id: rules.evaluator(article) for case_id, (article, _) in by_id.items()}
+    reasons: dict[str, list[Reason]] = {}
+    for score in scores:
+        rule = rules.get(score.rule_id)
+        if rule is None or not (score.false_negatives or score.false_positives):
+            continue
+        words = LabelledWords()
+        missed = set(score.false_negatives)
+        for case_id, (_, expected) in by_id.items():
+            if case_id in missed or rule.id not in expected:
+                words.add(document_words(evaluators[case_id], rule.fields), case_id in missed)
+        found = [
+            explain_miss(i, evaluators[i], rule.root, rule.fields, words)
+            for i in score.false_negatives
+        ]
+        found += [
+            explain_false_alarm(i, evaluators[i], rule.root, rule.fields)
+            for i in score.false_positives
+        ]
+        reasons[rule.id] = found
+    return reasons
