@@ -9,7 +9,9 @@ sentences drawn from bench/corpus.py's vocabulary with trade words, and every so
 often a phrase the shipped rules/ match. `/control?advance=K` moves every feed K
 items on (so the next poll of each sees K new items; with `&every=M` only every M-th
 feed), `/control?reset=1` starts again; both answer when done. `/stats?since=T`
-answers how many feeds were requested at or after Unix time T (bench/soak.py).
+answers how many feeds were requested at or after Unix time T (bench/soak.py). With
+`--hosts N` the same feeds are served on N ports (hosts, to the fetcher's per-host
+limits), whose numbers a second line gives.
 Run in a process of its own, so its CPU is not counted as the client's; plain
 asyncio, HTTP/1.1 with keep-alive.
 """
@@ -134,7 +136,7 @@ def answer(feeds: Feeds, target: str, headers: dict[str, str]) -> bytes:
     return response("200 OK", {"Content-Type": "application/rss+xml", "ETag": etag}, body)
 
 
-async def serve(feeds: Feeds, port: int) -> None:
+async def serve(feeds: Feeds, port: int, hosts: int = 1) -> None:
     async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
@@ -155,10 +157,14 @@ async def serve(feeds: Feeds, port: int) -> None:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(connection, "127.0.0.1", port, backlog=4096)
-    print(f"port {server.sockets[0].getsockname()[1]}", flush=True)
-    async with server:
-        await server.serve_forever()
+    servers = [await asyncio.start_server(connection, "127.0.0.1", port, backlog=4096)]
+    for _ in range(hosts - 1):  # more ports: more hosts, as the fetcher counts them
+        servers.append(await asyncio.start_server(connection, "127.0.0.1", 0, backlog=4096))
+    ports = [server.sockets[0].getsockname()[1] for server in servers]
+    print(f"port {ports[0]}", flush=True)
+    if hosts > 1:
+        print("ports " + " ".join(map(str, ports)), flush=True)
+    await asyncio.gather(*(server.serve_forever() for server in servers))
 
 
 def main() -> None:
@@ -166,8 +172,9 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--hosts", type=int, default=1, help="listen on this many ports")
     args = parser.parse_args()
-    asyncio.run(serve(Feeds(args.feeds, args.items), args.port))
+    asyncio.run(serve(Feeds(args.feeds, args.items), args.port, args.hosts))
 
 
 if __name__ == "__main__":

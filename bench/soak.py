@@ -5,13 +5,14 @@
     python bench/soak.py --feeds 200 --interval 10s --minutes 1   # a quick look
 
 A feed server (bench/feeds.py, a process of its own) serves --feeds feeds of
---items items; a real daemon (`python -m monitor run`, a process of its own)
-polls each every --interval with the shipped rules/ over a fresh SQLite file,
-with /metrics on. Every interval, one feed in --every gets one new item (a
-realistic trickle of news); with --overload every feed gets --items new items
-every interval (each poll finds a whole feed new: more work than the interval
-holds). The first interval and a half (every source's first poll, spread over
-it) is the warm-up; over the rest:
+--items items on --hosts ports (hosts, to the per-host limits); a real daemon
+(`python -m monitor run`, a process of its own) polls each every --interval
+with the shipped rules/ over a fresh SQLite file, with /metrics on. Every
+interval, one feed in --every gets one new item (a realistic trickle of news);
+with --overload every feed gets --items new items every interval (each poll
+finds a whole feed new: more work than the interval holds). The warm-up lasts
+until every source has had its first poll (its items recorded as seen) and an
+interval more; over the rest:
 - lateness: from `trade_monitor_poll_lateness_seconds` (how long after its
   scheduled time each poll started), p50 and p95 as the bucket they fall in;
 - CPU: the daemon's user + system time over the span, as a share of one core;
@@ -23,6 +24,7 @@ it) is the warm-up; over the rest:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -30,19 +32,44 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.poll import control, feed_server  # noqa: E402
+from bench.poll import control  # noqa: E402
 from monitor.settings import parse_duration  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 BUCKET = re.compile(r'^trade_monitor_poll_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
 
 
-def write_config(folder: Path, base: str, feeds: int, interval: float, port: int) -> Path:
+@contextlib.contextmanager
+def feed_server(feeds: int, items: int, hosts: int) -> Iterator[list[str]]:
+    """bench/feeds.py on `hosts` ports; yields their base URLs."""
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "feeds.py"), f"--feeds={feeds}",
+         f"--items={items}", f"--hosts={hosts}"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        ports = [server.stdout.readline().split()[1]]
+        if hosts > 1:
+            ports = server.stdout.readline().split()[1:]
+        yield [f"http://127.0.0.1:{port}" for port in ports]
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def polled_since(base: str, since: float) -> int:
+    with urllib.request.urlopen(f"{base}/stats?since={since}", timeout=60) as reply:
+        return int(reply.read())
+
+
+def write_config(folder: Path, bases: list[str], feeds: int, interval: float, port: int) -> Path:
     lines = [
         "state: sqlite:///state/monitor.db",
         f"rules: [{ROOT / 'rules'}]",
@@ -56,7 +83,10 @@ def write_config(folder: Path, base: str, feeds: int, interval: float, port: int
         "  - {id: console, type: console}",
         "sources:",
     ]
-    lines += [f"  - {{id: feed{n}, type: rss, url: '{base}/feed/{n}.xml'}}" for n in range(feeds)]
+    lines += [
+        f"  - {{id: feed{n}, type: rss, url: '{bases[n % len(bases)]}/feed/{n}.xml'}}"
+        for n in range(feeds)
+    ]
     path = folder / "config.yaml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -102,9 +132,13 @@ def quantile(start: dict[float, float], end: dict[float, float], q: float) -> st
 
 def soak(args: argparse.Namespace) -> None:
     interval, minutes = parse_duration(args.interval), args.minutes
-    with feed_server(args.feeds, args.items) as base, tempfile.TemporaryDirectory() as folder:
-        port = free_port()
-        config = write_config(Path(folder), base, args.feeds, interval, port)
+    hosts = args.hosts
+    with (
+        feed_server(args.feeds, args.items, hosts) as bases,
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        base, port = bases[0], free_port()
+        config = write_config(Path(folder), bases, args.feeds, interval, port)
         log = open(Path(folder) / "daemon.log", "w")  # noqa: SIM115 (closed below)
         daemon = subprocess.Popen(
             [sys.executable, "-m", "monitor", "run", "--config", str(config)],
@@ -112,10 +146,10 @@ def soak(args: argparse.Namespace) -> None:
         )  # fmt: skip
         started = time.time()
         try:
-            warm_up = min(minutes * 60 / 3, interval * 1.5)
             end = started + minutes * 60
             next_news = started + interval
-            start_scrape: dict[float, float] | None = None
+            primed_at = measured_from = None
+            start_scrape: dict[float, float] = {}
             start_cpu = peak = 0.0
             while time.time() < end:
                 time.sleep(min(5.0, max(0.1, end - time.time())))
@@ -125,19 +159,19 @@ def soak(args: argparse.Namespace) -> None:
                     news = (args.items, 1) if args.overload else (1, args.every)
                     control(base, f"advance={news[0]}&every={news[1]}")
                     next_news += interval
-                if start_scrape is None and time.time() - started >= warm_up:
-                    start_scrape, start_cpu, measured_from = (
-                        lateness_buckets(port),
-                        cpu_seconds(daemon.pid),
-                        time.time(),
-                    )
+                if primed_at is None and polled_since(base, started) == args.feeds:
+                    primed_at = time.time()  # every source has had its first poll
+                if primed_at and measured_from is None and time.time() >= primed_at + interval:
+                    start_scrape, start_cpu = lateness_buckets(port), cpu_seconds(daemon.pid)
+                    measured_from = time.time()
                 peak = max(peak, memory_mb(daemon.pid)[1])
+            if measured_from is None:
+                raise SystemExit("the run ended before the warm-up did: give more --minutes")
             end_scrape, end_cpu = lateness_buckets(port), cpu_seconds(daemon.pid)
             span = time.time() - measured_from
             rss_now, peak = memory_mb(daemon.pid)
             window = interval + min(interval * 0.1, 30) + 10
-            with urllib.request.urlopen(f"{base}/stats?since={time.time() - window}") as reply:
-                polled = int(reply.read())
+            polled = polled_since(base, time.time() - window)
         finally:
             daemon.terminate()
             try:
@@ -149,11 +183,12 @@ def soak(args: argparse.Namespace) -> None:
             log.close()
             if args.log:
                 Path(args.log).write_bytes((Path(folder) / "daemon.log").read_bytes())
-        assert start_scrape is not None
+        assert primed_at is not None
         polls = end_scrape[float("inf")] - start_scrape.get(float("inf"), 0.0)
         mode = "overload" if args.overload else f"1 feed in {args.every} new each interval"
-        print(f"{args.feeds} feeds every {args.interval}, {minutes:g} min ({mode}),"
-              f" measured over the last {span:.0f} s after a {warm_up:.0f} s warm-up:")  # fmt: skip
+        print(f"{args.feeds} feeds on {hosts} hosts every {args.interval}, {minutes:g} min"
+              f" ({mode}); every source had its first poll after {primed_at - started:.0f} s;"
+              f" measured over the last {span:.0f} s, an interval after that:")  # fmt: skip
         p50, p95 = (quantile(start_scrape, end_scrape, q) for q in (0.5, 0.95))
         print(f"  polls started: {polls:.0f}; lateness p50 {p50}, p95 {p95}")
         print(f"  CPU: {(end_cpu - start_cpu) / span:.1%} of one core")
@@ -165,7 +200,8 @@ def soak(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=10_000)
-    parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--items", type=int, default=10)
+    parser.add_argument("--hosts", type=int, default=100, help="the feeds spread over so many")
     parser.add_argument("--interval", default="5m")
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--every", type=int, default=10, help="one feed in this many has news")
