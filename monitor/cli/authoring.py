@@ -21,8 +21,8 @@ from monitor.cli.inputs import Inputs
 from monitor.errors import Problem, UserError, did_you_mean
 from monitor.logs import json_line
 from monitor.match import Match, load_rules
-from monitor.match.evaluate import evaluate, read_labelled
-from monitor.match.explain import highlighted, tree
+from monitor.match.evaluate import compare_semantic, evaluate, read_labelled, semantic_table
+from monitor.match.explain import highlighted, semantic_lines, tree
 from monitor.match.ruletests import run_rule_tests
 from monitor.sources import SourceError
 
@@ -62,6 +62,11 @@ def add_commands(
     evaluation.add_argument("labelled", type=Path, metavar="LABELLED.jsonl")
     evaluation.add_argument(
         "--min", type=float, default=0.0, help="exit 1 if any rule's precision or recall is lower"
+    )
+    evaluation.add_argument(
+        "--semantic-compare",
+        action="store_true",
+        help="also score rules with `about:` keyword-only, keyword+semantic and semantic-only",
     )
     evaluation.set_defaults(command=cmd_eval)
 
@@ -144,10 +149,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     for name, article in inputs:
         evaluator = rules.evaluator(article)
         result = evaluator.evaluate(rule.root, rule.fields)
-        matched |= result.matched
-        verdict = "matches" if result.matched else "does not match"
+        decided, semantic = semantic_lines(rule, article, result.matched)
+        matched |= decided
+        verdict = "matches" if decided else "does not match"
         echo(f"{name}: {rule.id} {verdict} {article.title!r}")
         echo("\n".join("  " + line for line in tree(evaluator, rule.root, rule.fields)))
+        if semantic:
+            echo("\n".join("  " + line for line in semantic))
         for line in highlighted(evaluator, result.hits, colour):
             # not echo: our colour codes around article text, cleaned when the Article was made
             print("  " + line.replace("\n", "\n    "))
@@ -176,4 +184,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
         worst = min(worst, score.precision, score.recall)
     echo(f"{len(cases)} labelled articles; +id matched but was not expected, -id was missed")
+    if args.semantic_compare:
+        echo("\n".join(semantic_table(compare_semantic(rules, cases))))
     return 1 if worst < args.min else 0
