@@ -22,8 +22,16 @@ from monitor.errors import Problem, UserError, did_you_mean
 from monitor.logs import json_line
 from monitor.match import Match, load_rules
 from monitor.match.diagnose import Reason
-from monitor.match.evaluate import Case, RuleScore, evaluate, explain_scores, read_labelled
-from monitor.match.explain import highlighted, tree
+from monitor.match.evaluate import (
+    Case,
+    RuleScore,
+    compare_semantic,
+    evaluate,
+    explain_scores,
+    read_labelled,
+    semantic_table,
+)
+from monitor.match.explain import highlighted, semantic_lines, tree
 from monitor.match.rules import Rule, RuleSet
 from monitor.match.ruletests import run_rule_tests
 from monitor.match.suggest import Report, Score, suggest
@@ -67,6 +75,11 @@ def add_commands(
         "--min", type=float, default=0.0, help="exit 1 if any rule's precision or recall is lower"
     )
     evaluation.add_argument("--format", choices=["text", "json"], default="text")
+    evaluation.add_argument(
+        "--semantic-compare",
+        action="store_true",
+        help="also score rules with `about:` keyword-only, keyword+semantic and semantic-only",
+    )
     evaluation.set_defaults(command=cmd_eval)
 
     suggestion = commands.add_parser(
@@ -181,10 +194,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     for name, article in inputs:
         evaluator = rules.evaluator(article)
         result = evaluator.evaluate(rule.root, rule.fields)
-        matched |= result.matched
-        verdict = "matches" if result.matched else "does not match"
+        decided, semantic = semantic_lines(rule, article, result.matched)
+        matched |= decided
+        verdict = "matches" if decided else "does not match"
         echo(f"{name}: {rule.id} {verdict} {article.title!r}")
         echo("\n".join("  " + line for line in tree(evaluator, rule.root, rule.fields)))
+        if semantic:
+            echo("\n".join("  " + line for line in semantic))
         for line in highlighted(evaluator, result.hits, colour):
             # not echo: our colour codes around article text, cleaned when the Article was made
             print("  " + line.replace("\n", "\n    "))
@@ -203,6 +219,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print_scores(scores, len(cases))
         for score in scores:
             print_reasons(score.rule_id, reasons.get(score.rule_id, []))
+        if args.semantic_compare:
+            echo("\n".join(semantic_table(compare_semantic(rules, cases))))
     worst = min((min(s.precision, s.recall) for s in scores), default=1.0)
     return 1 if worst < args.min else 0
 

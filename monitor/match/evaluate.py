@@ -20,7 +20,8 @@ from monitor.match.diagnose import (
     explain_false_alarm,
     explain_miss,
 )
-from monitor.match.rules import RuleSet
+from monitor.match.rules import Rule, RuleSet
+from monitor.match.semantic import ArticleScorer
 from monitor.sources import SourceError
 from monitor.sources.formats import article_from_record
 
@@ -66,14 +67,7 @@ def read_labelled(lines: Iterable[str], name: str) -> list[Case]:
 def evaluate(rules: RuleSet, cases: list[Case]) -> list[RuleScore]:
     scores = {rule.id: RuleScore(rule.id) for rule in rules.rules}
     for case_id, article, expected in cases:
-        found = {m.rule.id for m in rules.match(article)}
-        for rule_id, score in scores.items():
-            if rule_id in found and rule_id in expected:
-                score.true_positives += 1
-            elif rule_id in found:
-                score.false_positives.append(case_id)
-            elif rule_id in expected:
-                score.false_negatives.append(case_id)
+        _tally(scores, case_id, {m.rule.id for m in rules.match(article)}, expected)
     return list(scores.values())
 
 
@@ -103,3 +97,57 @@ def explain_scores(
         ]
         reasons[rule.id] = found
     return reasons
+
+
+def _tally(scores: dict[str, RuleScore], case_id: str, found: set[str], expected: set[str]) -> None:
+    for rule_id, score in scores.items():
+        if rule_id in found and rule_id in expected:
+            score.true_positives += 1
+        elif rule_id in found:
+            score.false_positives.append(case_id)
+        elif rule_id in expected:
+            score.false_negatives.append(case_id)
+
+
+@dataclass
+class SemanticComparison:
+    """One rule with `about:` scored three ways, to see what the semantic part adds."""
+
+    keyword: RuleScore  # the query alone
+    combined: RuleScore  # the rule as it runs: the query with its gate or beside
+    alone: RuleScore  # the similarity alone, no query
+
+
+def compare_semantic(rules: RuleSet, cases: list[Case]) -> list[SemanticComparison]:
+    """Keyword-only, keyword+semantic and semantic-only scores of the rules with `about:`."""
+    chosen = [rules.rules[i] for i, _ in rules.semantic]
+    ways = [{rule.id: RuleScore(rule.id) for rule in chosen} for _ in range(3)]
+    for case_id, article, expected in cases:
+        scorer = ArticleScorer(article)
+        keyword = {m.rule.id for m in rules.match(article, use_semantic=False)}
+        _tally(ways[0], case_id, keyword, expected)
+        _tally(ways[1], case_id, {m.rule.id for m in rules.match(article)}, expected)
+        _tally(ways[2], case_id, {r.id for r in chosen if _similar(scorer, r)}, expected)
+    return [SemanticComparison(*(way[rule.id] for way in ways)) for rule in chosen]
+
+
+def _similar(scorer: ArticleScorer, rule: Rule) -> bool:
+    about = rule.about
+    return about is not None and scorer.score(about).similarity >= about.min_similarity
+
+
+def semantic_table(comparisons: list[SemanticComparison]) -> list[str]:
+    """`eval --semantic-compare`: precision/recall (tp fp fn) of each way, side by side."""
+    if not comparisons:
+        return ["no rule has `about:`: nothing to compare"]
+    lines = [f"{'rule':<24} {'keyword':>16} {'keyword+semantic':>18} {'semantic alone':>18}"]
+    for c in comparisons:
+        cells = [_cell(score) for score in (c.keyword, c.combined, c.alone)]
+        lines.append(f"{c.keyword.rule_id:<24} {cells[0]:>16} {cells[1]:>18} {cells[2]:>18}")
+    lines.append("each cell: precision/recall (true positives, false positives, false negatives)")
+    return lines
+
+
+def _cell(score: RuleScore) -> str:
+    counts = f"{score.true_positives},{len(score.false_positives)},{len(score.false_negatives)}"
+    return f"{score.precision:.2f}/{score.recall:.2f} ({counts})"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import assert_never
 
+from monitor.article import Article
 from monitor.match.engine import Evaluator, Hit
 from monitor.match.nodes import (
     And,
@@ -25,6 +26,8 @@ from monitor.match.nodes import (
     Terms,
     children,
 )
+from monitor.match.rules import Rule
+from monitor.match.semantic import ArticleScorer
 from monitor.match.text import ALL_FIELDS
 
 COLOUR = ("\x1b[1;31m", "\x1b[0m")
@@ -42,6 +45,24 @@ def tree(evaluator: Evaluator, node: Node, fields: tuple[str, ...], depth: int =
     for child in children(node):
         lines += tree(evaluator, child, scope, depth + 1)
     return lines
+
+
+def semantic_lines(rule: Rule, article: Article, by_query: bool) -> tuple[bool, list[str]]:
+    """The rule's decision with its `about:` applied, and lines that show the score and the
+    passage that scored highest; (by_query, []) for a rule without `about:`."""
+    about = rule.about
+    if about is None:
+        return by_query, []
+    score = ArticleScorer(article).score(about)
+    similar = score.similarity >= about.min_similarity
+    decided = (by_query and similar) if about.mode == "gate" else (by_query or similar)
+    mark = "✓" if similar else "✗"
+    passage = score.passage if len(score.passage) <= 300 else score.passage[:299] + "…"
+    return decided, [
+        f"{mark} semantic ({about.mode}): similarity {score.similarity:.3f}"
+        f" {'>=' if similar else '<'} min_similarity {about.min_similarity}",
+        f"  best passage: {passage!r}",
+    ]
 
 
 def _label(node: Node) -> str:

@@ -22,6 +22,7 @@ from monitor.match.nodes import And, Node, Not, Or
 from monitor.match.query import QueryError, parse_query
 from monitor.match.rules import Rule, RuleSet
 from monitor.match.schema import RuleModel, RuleTests
+from monitor.match.semantic import MISSING, About, available
 from monitor.yamlsrc import Document, Loc, load_yaml, validation_problems
 
 
@@ -190,6 +191,9 @@ def _build_rule(
                 )
             )
             found_problem = True
+    if model.about is not None and not available():
+        problems.append(doc.problem((*loc, "about"), MISSING, key_path((*loc, "about"))))
+        found_problem = True
     if found_problem:
         return None
     return Rule(
@@ -210,6 +214,18 @@ def _build_rule(
         tests=model.tests,
         test_lines=_test_lines(doc, loc, model.tests),
         query_text=_query_text(model),
+        about=_about(model),
+    )
+
+
+def _about(model: RuleModel) -> About | None:
+    if model.about is None or model.min_similarity is None:
+        return None
+    return About(
+        model.about.description,
+        tuple(model.about.examples),
+        model.min_similarity,
+        model.semantic,
     )
 
 

@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from monitor.article import Article
+from monitor.errors import Problem, UserError
 from monitor.match.decide import Check, compile_check
 from monitor.match.engine import Evaluator, Hit, PhraseList
 from monitor.match.nodes import Node, Regex, nodes_of
 from monitor.match.presearch import Presearcher
 from monitor.match.schema import RuleTests
+from monitor.match.semantic import INSTALL, About, ArticleScorer
+from monitor.match.semantic import model as embedding_model
 from monitor.match.text import AnalyzedArticle
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ class Rule:
     tests: RuleTests = field(default_factory=RuleTests)
     test_lines: dict[str, int] = field(default_factory=dict, compare=False)  # "match[0]" -> line
     query_text: str = ""
+    about: About | None = None  # semantic relevance (semantic.py), gate or beside the query
 
     def applies_to(self, source_id: str) -> bool:
         return self.sources == ("*",) or any(
@@ -60,6 +64,7 @@ class Match:
     rule: Rule
     article_id: str
     evaluator: Evaluator = field(repr=False)
+    similarity: float | None = None  # the semantic score, for rules with `about:`
     _hits: tuple[Hit, ...] | None = field(default=None, repr=False)
 
     @property
@@ -90,13 +95,29 @@ class RuleSet:
     def checks(self) -> list[Check]:
         return [rule.holds for rule in self.rules]
 
+    @cached_property
+    def semantic(self) -> list[tuple[int, About]]:
+        """The rules with `about:`: empty for most rule sets, which then pay nothing."""
+        return [(i, rule.about) for i, rule in enumerate(self.rules) if rule.about is not None]
+
     def compile(self) -> None:
         """Build the presearcher and every rule's check now, so the first article waits for
-        none of it."""
+        none of it (nor for the semantic model, when a rule uses it)."""
         _ = self.presearcher, self.checks
+        try:
+            for _i, about in self.semantic:
+                embedding_model().centroid(about)
+        except (OSError, ValueError, ImportError, RuntimeError) as exc:  # a broken install
+            message = f"the semantic model did not load: {exc}"
+            problem = Problem("rules", message, key="about", hint=INSTALL)
+            raise UserError([problem]) from None
 
     def match(
-        self, article: Article, reference: bool = False, timeouts: Counter[str] | None = None
+        self,
+        article: Article,
+        reference: bool = False,
+        timeouts: Counter[str] | None = None,
+        use_semantic: bool = True,
     ) -> list[Match]:
         """The rules that match, in rule order.
 
@@ -104,6 +125,7 @@ class RuleSet:
         in `timeouts` (rule id -> count) when given. `reference=True` skips the
         presearcher and the compiled checks and walks every rule's tree with the
         evaluator: the plain definition that tests hold the fast path to.
+        `use_semantic=False` decides rules with `about:` by their query alone (`eval`).
         """
         evaluator, rules = self.evaluator(article), self.rules
         skipped = self._skipped(article.source_id)
@@ -120,7 +142,27 @@ class RuleSet:
         if evaluator.timeouts:
             evaluated = [rules[i] for i in candidates]
             _count_timeouts(evaluator.timeouts, evaluated, article, timeouts)
+        if self.semantic and use_semantic:
+            return self._with_semantic(article, evaluator, found, skipped)
         return [Match(rules[i], article.id, evaluator) for i in found]
+
+    def _with_semantic(
+        self, article: Article, evaluator: Evaluator, found: list[int], skipped: frozenset[int]
+    ) -> list[Match]:
+        """The keyword matches, less those a gate refuses, plus those a `beside` adds."""
+        scorer, by_query = ArticleScorer(article), set(found)
+        similarity: dict[int, float] = {}
+        for i, about in self.semantic:
+            if i in skipped or (about.mode == "gate" and i not in by_query):
+                continue  # a gate scores only what the query let through
+            similarity[i] = scorer.score(about).similarity
+            if similarity[i] >= about.min_similarity:
+                by_query.add(i)
+            elif about.mode == "gate":
+                by_query.discard(i)
+        return [
+            Match(self.rules[i], article.id, evaluator, similarity.get(i)) for i in sorted(by_query)
+        ]
 
     def _skipped(self, source_id: str) -> frozenset[int]:
         """The rules that do not apply to this source (their `sources:`), worked out once."""

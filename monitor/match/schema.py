@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from monitor.match.nodes import FIELDS
 from monitor.settings import Cron, Duration, Strict
@@ -18,6 +18,13 @@ class RuleTests(Strict):
     # default_factory, not `= []`: pydantic deep-copies a mutable default on every rule
     match: list[TestCase] = Field(default_factory=list)
     no_match: list[TestCase] = Field(default_factory=list)
+
+
+class AboutModel(Strict):
+    """What a rule is about, in words, for semantic relevance (monitor/match/semantic.py)."""
+
+    description: str = Field(min_length=1)
+    examples: list[str] = Field(default_factory=list)
 
 
 class RuleModel(Strict):
@@ -42,6 +49,9 @@ class RuleModel(Strict):
     )
     tags: list[str] = Field(default_factory=list)
     tests: RuleTests = Field(default_factory=RuleTests)
+    about: AboutModel | None = None
+    min_similarity: float | None = Field(default=None, ge=-1.0, le=1.0)
+    semantic: Literal["gate", "beside"] = "gate"
 
     @field_validator("fields")
     @classmethod
@@ -49,3 +59,12 @@ class RuleModel(Strict):
         if not value:
             raise ValueError("name at least one field")
         return value
+
+    @model_validator(mode="after")
+    def _about_and_threshold(self) -> RuleModel:
+        # the threshold depends on the model and the rule, so there is no default to guess
+        if self.about is not None and self.min_similarity is None:
+            raise ValueError("`about` needs `min_similarity` (e.g. 0.45; `eval` helps choose it)")
+        if self.about is None and self.min_similarity is not None:
+            raise ValueError("`min_similarity` needs `about` (a description and examples)")
+        return self
