@@ -20,7 +20,7 @@ then `Pipeline.poll` of every source at once; alerts are queued, not sent. A
 fresh Daemon polls each cycle, as `run --once` from cron would; `--one-daemon`
 keeps one through every cycle, as `run` does (and so keeps its HTTP client). Its
 CPU is this process's (every thread); failed polls are the polls that returned
-False, "timed out" those whose source state's error says so. The floors fetch
+False or did not poll at all, "timed out" those whose source state's error says so. The floors fetch
 the same feeds in the same cycle, with conditional GET, concurrency --concurrency
 (20, httpx's pool): httpx + feedparser, and aiohttp + fastfeedparser when both
 are installed (`pip install aiohttp fastfeedparser`). Figures are medians of
@@ -124,6 +124,7 @@ class Ours:
     async def cycle(self) -> dict[str, float]:
         if self.daemon is None:
             self.daemon = Daemon(self.config, self.rules, once=True)
+            self.daemon.pipeline.obey_backoff = False  # as `run --once`: every source, now
         daemon, started = self.daemon, time.time()
         polls = [daemon.pipeline.poll(source, settings) for source, settings in daemon.sources]
         polled, wall, cpu = await timed(lambda: asyncio.gather(*polls))()
@@ -134,7 +135,8 @@ class Ours:
         return {
             "wall": wall,
             "cpu": cpu,
-            "failed": sum(1 for ok in polled if not ok),
+            # a source not polled at all (its state untouched) counts as failed too
+            "failed": sum(1 for ok in polled if not ok) + len(daemon.sources) - len(states),
             "timed out": sum(1 for s in failed if "timed out" in (s.last_error or "")),
         }
 
