@@ -3,6 +3,7 @@
     python bench/match.py                 # 100, 1,000 and 10,000 rules on 2,000 articles
     python bench/match.py --sizes 100 --articles 500 --passes 3
     python bench/match.py --no-hyperscan  # skip its compile (30 s at 10,000 rules)
+    python bench/match.py --chinese 0.2   # also 20% Chinese articles and rules, side by side
 
 The machine is shared and noisy, and its speed drifts within minutes, so
 every size is timed in one process, pass after pass in turn (100, 1,000,
@@ -13,7 +14,9 @@ as a freshly started daemon does; a daemon that has run for an hour has
 met most of them. Compile time and peak RSS come from a fresh subprocess
 per size, so each size's memory is its own. Hyperscan scans for the same
 literal and regex patterns; it only finds terms, where the engine also
-decides NEAR, ATLEAST and NOT.
+decides NEAR, ATLEAST and NOT. With `--chinese F`, every size also runs on a
+corpus where a fraction F of the articles and of the rules are Chinese, in
+the same passes, and the summary gives its speed against the English one.
 """
 
 from __future__ import annotations
@@ -55,14 +58,14 @@ def seconds(function: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def workload(size: int, count: int) -> tuple[Corpus, list, list[str]]:
-    corpus = Corpus(seed=1)
+def workload(size: int, count: int, chinese: float = 0.0) -> tuple[Corpus, list, list[str]]:
+    corpus = Corpus(seed=1, chinese=chinese)
     articles = corpus.articles(count)
     return corpus, articles, corpus.rule_queries(size)
 
 
-def compiled(size: int, count: int) -> tuple[RuleSet, float]:
-    corpus, _, queries = workload(size, count)
+def compiled(size: int, count: int, chinese: float = 0.0) -> tuple[RuleSet, float]:
+    corpus, _, queries = workload(size, count, chinese)
     with tempfile.TemporaryDirectory() as tmp:
         write_rules(Path(tmp), queries, corpus.names)
         started = time.perf_counter()
@@ -70,10 +73,10 @@ def compiled(size: int, count: int) -> tuple[RuleSet, float]:
         return rules, time.perf_counter() - started
 
 
-def footprint(size: int, count: int) -> dict[str, float]:
+def footprint(size: int, count: int, chinese: float = 0.0) -> dict[str, float]:
     """In a fresh process: compile time, and peak RSS after one pass over the articles."""
-    rules, compile_s = compiled(size, count)
-    for article in workload(size, count)[1]:
+    rules, compile_s = compiled(size, count, chinese)
+    for article in workload(size, count, chinese)[1]:
         rules.match(article)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"compile_s": compile_s, "peak_rss_mb": rss}
@@ -114,12 +117,14 @@ def hyperscan_scanner(queries: list[str], names: list[str], articles: list):
 
 
 def measure(
-    sizes: list[int], count: int, passes: int, hyperscan: bool = True
+    sizes: list[int], count: int, passes: int, hyperscan: bool = True, chinese: float = 0.0
 ) -> list[dict[str, float]]:
+    """Each size on the English corpus, and with `chinese` > 0 on the mixed one too."""
     results, engines, scanners = [], [], []
-    for size in sizes:
-        corpus, articles, queries = workload(size, count)
-        rules, _ = compiled(size, count)
+    mixes = [0.0, chinese] if chinese else [0.0]
+    for size, mix in [(size, mix) for size in sizes for mix in mixes]:
+        corpus, articles, queries = workload(size, count, mix)
+        rules, _ = compiled(size, count, mix)
         matched = [0]
 
         def engine(rules=rules, articles=articles, matched=matched) -> None:
@@ -134,7 +139,7 @@ def measure(
         )
         megabytes = sum(len(a.title) + len(a.body) for a in articles) / 1e6
         results.append({
-            "rules": size, "articles": len(articles), "megabytes": megabytes,
+            "rules": size, "chinese": mix, "articles": len(articles), "megabytes": megabytes,
             "cold_aps": len(articles) / cold, "naive_aps": len(sample) / naive_s,
             "matches_per_article": matched[0] / len(articles),
             "candidates_per_article": statistics.mean(len(c) for c, _ in found),
@@ -143,7 +148,7 @@ def measure(
         })  # fmt: skip
         engines.append(engine)
         scanners.append(scan)
-    timings: list[dict[str, list[float]]] = [{"engine": [], "hyperscan": []} for _ in sizes]
+    timings: list[dict[str, list[float]]] = [{"engine": [], "hyperscan": []} for _ in results]
     for _ in range(passes):  # sizes in turn, so drift hits all of them alike
         for timing, engine, scan in zip(timings, engines, scanners, strict=True):
             timing["engine"].append(seconds(engine))
@@ -164,19 +169,25 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--passes", type=int, default=5)
     parser.add_argument("--no-hyperscan", action="store_true", help="skip the comparison")
+    parser.add_argument(
+        "--chinese", type=float, default=0.0, metavar="F",
+        help="also run a corpus with this fraction of Chinese articles and rules (0.2)",
+    )  # fmt: skip
     parser.add_argument("--footprint", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.footprint:
-        print(json.dumps(footprint(args.footprint, args.articles)))
+        print(json.dumps(footprint(args.footprint, args.articles, args.chinese)))
         return
     footprints = []  # first: a child's peak RSS starts from its parent's at fork
-    for size in args.sizes:
+    mixes = [0.0, args.chinese] if args.chinese else [0.0]
+    for size, mix in [(size, mix) for size in args.sizes for mix in mixes]:
         out = subprocess.run(
-            [sys.executable, __file__, "--footprint", str(size), "--articles", str(args.articles)],
+            [sys.executable, __file__, "--footprint", str(size), "--articles", str(args.articles),
+             "--chinese", str(mix)],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         footprints.append(json.loads(out.stdout))
-    results = measure(args.sizes, args.articles, args.passes, not args.no_hyperscan)
+    results = measure(args.sizes, args.articles, args.passes, not args.no_hyperscan, args.chinese)
     for result, footprint_ in zip(results, footprints, strict=True):
         result.update(footprint_)
         report(result)
@@ -189,8 +200,10 @@ def report(r: dict[str, float]) -> None:
         if "hyperscan_aps" in r
         else "  hyperscan not run (--no-hyperscan, or not installed: pip install '.[bench]')"
     )
+    corpus = f" ({r['chinese']:.0%} Chinese)" if r["chinese"] else ""
     print(
-        f"{r['rules']:>6} rules: engine {r['engine_aps']:8.0f} art/s {r['engine_mbps']:5.1f} MB/s"
+        f"{r['rules']:>6} rules{corpus}: engine {r['engine_aps']:8.0f} art/s"
+        f" {r['engine_mbps']:5.1f} MB/s"
         f" (cold first pass {r['cold_aps']:.0f})  naive {r['naive_aps']:8.1f} art/s"
         f"  compile {r['compile_s']:.2f}s  peak RSS {r['peak_rss_mb']:.0f} MB\n"
         f"{'':>13}candidates/article {r['candidates_per_article']:.1f}"
@@ -201,12 +214,18 @@ def report(r: dict[str, float]) -> None:
 
 
 def summary(results: list[dict[str, float]]) -> None:
-    by_size = {r["rules"]: r for r in results}
+    by_size = {r["rules"]: r for r in results if not r["chinese"]}
     print("\nratios (passes side by side, same run):")
     for r in results:
-        line = f"  {r['rules']:>6} rules: engine/naive {r['engine_aps'] / r['naive_aps']:7.1f}x"
+        corpus = f" ({r['chinese']:.0%} Chinese)" if r["chinese"] else ""
+        line = f"  {r['rules']:>6} rules{corpus}:"
+        line += f" engine/naive {r['engine_aps'] / r['naive_aps']:7.1f}x"
         if "hyperscan_aps" in r:
             line += f"  engine/hyperscan {r['engine_aps'] / r['hyperscan_aps']:.2f}"
+        if r["chinese"]:
+            english = by_size[r["rules"]]
+            line += f"  speed against English {r['engine_aps'] / english['engine_aps']:.2f}"
+            line += f" (MB/s {r['engine_mbps'] / english['engine_mbps']:.2f})"
         print(line)
     if 100 in by_size and 10000 in by_size:
         cost = by_size[100]["engine_aps"] / by_size[10000]["engine_aps"]

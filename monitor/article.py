@@ -70,7 +70,9 @@ class Article:
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidi embeddings, overrides and
 # isolates: invisible in a title, yet they rewrite a terminal (ESC [ ...) or reverse a line.
-CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# a lone surrogate (JSON's "\ud800") cannot be encoded, so it could not be hashed or stored
+SURROGATE = re.compile("[\ud800-\udfff]")
 TEXT_FIELDS = ("source_id", "title", "summary", "body", "url", "guid")
 
 
@@ -82,7 +84,7 @@ def clean_text(text: str) -> str:
     """
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return CONTROL.sub("", text)
+    return CONTROL.sub("", SURROGATE.sub("\ufffd", text))
 
 
 def terminal_safe(text: str) -> str:

@@ -32,6 +32,7 @@ from monitor.match.nodes import (
     Terms,
     Word,
     children,
+    joins,
 )
 from monitor.match.presearch import necessary_words
 from monitor.match.text import FieldText
@@ -104,17 +105,17 @@ def _terms(node: Terms, names: tuple[str, ...]) -> Check | None:
         checks.append(lambda ev: not singles.isdisjoint(ev.words_in(names)))
     for spelling in spellings:
         if len(spelling) > 1:
-            checks.append(_phrase(tuple(w.text for w in spelling), names))
+            checks.append(_phrase(tuple(w.text for w in spelling), joins(spelling), names))
         elif spelling[0].wildcard:
             checks.append(_wildcard(spelling[0], names))
     return _either(checks)
 
 
-def _phrase(phrase: tuple[str, ...], names: tuple[str, ...]) -> Check:
+def _phrase(phrase: tuple[str, ...], joined: tuple[int, ...], names: tuple[str, ...]) -> Check:
     words = frozenset(phrase)
     return lambda ev: (
         words.issubset(ev.words_in(names))
-        and any(_phrase_starts(ev.doc.field(n), phrase) for n in names)
+        and any(_phrase_starts(ev.doc.field(n), phrase, joined) for n in names)
     )
 
 
@@ -207,7 +208,7 @@ def compile_spans(node: Node) -> Spans | None:
     """
     match node:
         case Terms():
-            phrases = [tuple(w.text for w in s) for s in node.spellings]
+            phrases = [(tuple(w.text for w in s), joins(s)) for s in node.spellings]
             if any(w.pattern is not None for s in node.spellings for w in s):
                 spellings = node.spellings
                 return lambda ev, text: {
@@ -216,7 +217,9 @@ def compile_spans(node: Node) -> Spans | None:
                     for start in word_phrase_starts(s, text)
                 }
             return lambda ev, text: {
-                (start, start + len(p) - 1) for p in phrases for start in _phrase_starts(text, p)
+                (start, start + len(p) - 1)
+                for p, joined in phrases
+                for start in _phrase_starts(text, p, joined)
             }
         case Regex():
             return lambda ev, text: {(h.first, h.last) for h in ev.regex_hits(node, text)}
@@ -247,9 +250,13 @@ def _near(node: Near, ev: Evaluator, text: FieldText, left: set[Span], right: Sp
     return {*kept_left, *kept_right}
 
 
-def _phrase_starts(text: FieldText, phrase: tuple[str, ...]) -> list[int]:
+def _phrase_starts(
+    text: FieldText, phrase: tuple[str, ...], joined: tuple[int, ...] = ()
+) -> list[int]:
+    """Where a phrase of exact words starts; `joined` places must touch the word before."""
     starts = text.occurrences(phrase[0])
     if len(phrase) == 1:
         return list(starts)
     words, rest, n = text.words, list(phrase[1:]), len(phrase)
-    return [s for s in starts if words[s + 1 : s + n] == rest]
+    found = [s for s in starts if words[s + 1 : s + n] == rest]
+    return [s for s in found if text.joined(s, joined)] if joined and found else found

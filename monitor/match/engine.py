@@ -34,6 +34,7 @@ from monitor.match.nodes import (
     Regex,
     Terms,
     Word,
+    joins,
 )
 from monitor.match.text import (
     ALL_FIELDS,
@@ -336,12 +337,13 @@ def phrase_starts(words: tuple[Word, ...], text: FieldText) -> list[int]:
         starts = sorted(p for t in tokens if _matches(first, t) for p in text.occurrences(t))
     if len(words) == 1:
         return list(starts)
-    n = len(text.words)
+    n, joined = len(text.words), joins(words)
     return [
         s
         for s in starts
         if s + len(words) <= n
         and all(_matches(w, text.words[s + k]) for k, w in enumerate(words[1:], 1))
+        and (not joined or text.joined(s, joined))
     ]
 
 

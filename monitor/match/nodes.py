@@ -22,12 +22,15 @@ class Word:
 
     `pattern` is None for an exact word (compared by equality), else the
     compiled pattern a word must match in full; `prefix` is a wildcard's
-    literal start, which narrows the words worth trying.
+    literal start, which narrows the words worth trying. A `joined` word must
+    touch the word before it in the text: the second and later characters of a
+    CJK term written without a space (`出口管制`), which match only side by side.
     """
 
     text: str  # folded
     wildcard: bool = False
     fuzz: int = 0
+    joined: bool = False
 
     @cached_property
     def pattern(self) -> regex.Pattern[str] | None:
@@ -55,6 +58,11 @@ class Terms:
 
     def __str__(self) -> str:
         return self.source
+
+
+def joins(words: tuple[Word, ...]) -> tuple[int, ...]:
+    """The places in a phrase whose word must touch the one before it (CJK characters)."""
+    return tuple(k for k, word in enumerate(words) if word.joined and k)
 
 
 @cache

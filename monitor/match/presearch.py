@@ -4,7 +4,10 @@ Every rule yields its *anchors*, keys of which at least one must be in an
 article for the rule to match:
 
 - a word or phrase: its rarest word (`w`), or for a wildcard its literal
-  prefix (`p`, looked up by every prefix of the article's words);
+  prefix (`p`, looked up by every prefix of the article's words); in a CJK
+  term (`出口管制`, whose characters are words that must touch), a pair of
+  touching characters (`b`, a bigram: far rarer than any one character),
+  looked up among the article's touching pairs;
 - a regex: the literal strings one of which it cannot match without. A
   literal of ASCII letters and digits lies inside one word of the article,
   so it is looked up per word: as the whole word (`w`) when the regex puts a
@@ -57,10 +60,12 @@ from monitor.match.nodes import (
     Terms,
     Word,
     children,
+    joins,
 )
-from monitor.match.text import OTHER_FIELDS, TEXT_FIELDS, AnalyzedArticle, fold
+from monitor.match.text import ALL_FIELDS, OTHER_FIELDS, TEXT_FIELDS, AnalyzedArticle, fold
 
 Key = tuple[str, str]  # ("w", word) | ("p" | "e", prefix or suffix) | ("i" | "s", literal)
+# | ("b", two touching CJK characters)
 COMMON = frozenset(
     "a an and are as at be been but by for from has have he her his in is it its of on or "
     "that the their they this to was were which will with would said says say new not no "
@@ -75,7 +80,7 @@ def cost(key: Key) -> float:
     kind, text = key
     if kind == "w" and text in COMMON:
         return 10.0
-    return {"p": 3.0, "e": 3.0, "i": 5.0}.get(kind, 1.0) / len(text)
+    return {"p": 3.0, "e": 3.0, "i": 5.0, "b": 0.5}.get(kind, 1.0) / len(text)
 
 
 def anchors(node: Node, lists: dict[str, PhraseList]) -> set[Key] | None:
@@ -85,6 +90,7 @@ def anchors(node: Node, lists: dict[str, PhraseList]) -> set[Key] | None:
             keys = set()
             for words in node.spellings:  # any spelling may be the one in the text
                 options = [k for k in (_word_key(w.text, w.wildcard, w.fuzz) for w in words) if k]
+                options += _bigram_keys(words)
                 if not options:
                     return None
                 keys.add(min(options, key=cost))
@@ -158,6 +164,15 @@ def _all_plain_words(node: Node) -> bool:
     )  # fmt: skip
 
 
+def _bigram_keys(words: tuple[Word, ...]) -> list[Key]:
+    """The touching pairs a CJK term cannot match without (its words are exact characters)."""
+    return [
+        ("b", words[k - 1].text + words[k].text)
+        for k in joins(words)
+        if words[k - 1].pattern is None and words[k].pattern is None
+    ]
+
+
 def _word_key(text: str, wildcard: bool, fuzz: int) -> Key | None:
     if fuzz:
         return None
@@ -180,6 +195,8 @@ class Presearcher:
     by_suffix: dict[str, list[int]] = field(default_factory=dict)
     by_infix: dict[str, list[int]] = field(default_factory=dict)
     by_substring: dict[str, list[int]] = field(default_factory=dict)
+    by_pair: dict[str, list[int]] = field(default_factory=dict)
+    pair_keys: frozenset[str] = frozenset()  # by_pair's keys: a set meets a set fastest
     always: list[int] = field(default_factory=list)
     prefix_lengths: list[int] = field(default_factory=list)
     suffix_lengths: list[int] = field(default_factory=list)
@@ -209,7 +226,7 @@ class Presearcher:
         rules = list(rules)
         index = cls(len(rules))
         tables = {"w": index.by_word, "p": index.by_prefix, "e": index.by_suffix}
-        tables |= {"i": index.by_infix, "s": index.by_substring}
+        tables |= {"i": index.by_infix, "s": index.by_substring, "b": index.by_pair}
         for position, (root, fields) in enumerate(rules):
             keys = anchors(root, lists)
             if keys is None:
@@ -225,6 +242,7 @@ class Presearcher:
                     prefix.append((position, word))
                 else:
                     index.decided_by_word.setdefault(word.text, []).append(position)
+        index.pair_keys = frozenset(index.by_pair)
         index.prefix_lengths = sorted({len(p) for p in index.by_prefix})
         index.suffix_lengths = sorted({len(p) for p in index.by_suffix})
         index.infixes = _automaton(index.by_infix)
@@ -267,6 +285,14 @@ class Presearcher:
                 rules.extend(found)
         return tuple(rules)
 
+    def _find_pairs(self, doc: AnalyzedArticle, found: set[int]) -> None:
+        """Rules anchored on a pair of touching CJK characters present in the article: the
+        article's distinct pairs meet the index's in one set intersection."""
+        by_pair, keys = self.by_pair, self.pair_keys
+        for name in ALL_FIELDS:
+            if not doc.raw(name).isascii():
+                found.update(*map(by_pair.__getitem__, doc.field(name).pairs & keys))
+
     def _rules_decided_by(self, word: str) -> tuple[int, ...]:
         rules = list(self.decided_by_word.get(word, ()))
         for length in self.prefix_lengths:
@@ -295,6 +321,8 @@ class Presearcher:
             found.update(*map(self.leads.__getitem__, hits))
             if fields == TEXT_FIELDS:  # a word that decides a rule also leads to it
                 decided.update(*map(self.decides.__getitem__, hits & self.deciding))
+        if self.by_pair:  # touching pairs exist only in fields with CJK text
+            self._find_pairs(doc, found)
         if self.substrings is not None:
             for _, rules in self.substrings.iter(doc.folded_text()):
                 found.update(rules)

@@ -31,7 +31,7 @@ from monitor.match.nodes import (
     Word,
     children,
 )
-from monitor.match.text import fold
+from monitor.match.text import CJK, CJK_WORD, fold, is_cjk
 
 OPERATOR = re.compile(r"(AND|OR|NOT)(?![^\s()])|(O?NEAR|ATLEAST)/(\S*?)(?=[\s()]|$)")
 WORD_CHARS = re.compile(r'[^\s()"]+')
@@ -322,7 +322,7 @@ def _word_terms(token: Token, report: Report) -> Terms:
     pieces = _pieces(token.text)
     if not pieces:
         raise QueryError(f"`{token.text}` has no letters or digits to match", token.offset)
-    words = tuple(_word(p, token.offset, report) for p in pieces)
+    words = tuple(w for p in pieces for w in _piece_words(p, token.offset, report))
     return Terms(words, token.offset, token.text)
 
 
@@ -330,8 +330,36 @@ def _phrase_terms(token: Token, report: Report) -> Terms:
     pieces = _pieces(token.text)
     if not pieces:
         raise QueryError("empty phrase", token.offset, "put words between the quotes")
-    words = tuple(_word(p, token.offset, report) for p in pieces)
+    words = tuple(w for p in pieces for w in _piece_words(p, token.offset, report))
     return Terms(words, token.offset, f'"{token.text}"')
+
+
+def _piece_words(piece: str, offset: int, report: Report) -> list[Word]:
+    """A piece's words: itself, or with CJK characters one word each, as the text splits them.
+
+    Characters written side by side in the query must stand side by side in the
+    text (`joined`); a space or punctuation between them in the query allows any
+    separator in the text, as between Latin words. A wildcard or fuzzy mark on a
+    CJK piece has no meaning (a CJK term already matches inside longer runs), so
+    it is an error rather than a silent guess.
+    """
+    if not CJK.search(piece):
+        return [_word(piece, offset, report)]
+    if re.search(r"[*?]|~\d?$", piece):
+        report(QueryError(
+            f"`{piece}`: wildcards and fuzzy matching do not apply to Chinese, Japanese or "
+            "Korean characters",
+            offset,
+            "write the characters alone: they already match inside any longer run of "
+            "characters (出口 inside 出口管制); use a regex for more",
+        ))  # fmt: skip
+        piece = re.sub(r"~\d?$", "", piece)  # `*` and `?` are no letters: the split drops them
+    words: list[Word] = []
+    previous = ""
+    for unit in CJK_WORD.findall(piece):
+        words.append(Word(fold(unit), joined=bool(previous) and is_cjk(previous) and is_cjk(unit)))
+        previous = unit
+    return words
 
 
 def _pieces(text: str) -> list[str]:

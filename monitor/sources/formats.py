@@ -9,6 +9,7 @@ file never crashes the caller.
 
 from __future__ import annotations
 
+import codecs
 import email
 import email.message
 import email.policy
@@ -24,6 +25,7 @@ from typing import Any
 
 from monitor.article import Article, HtmlScanner, html_to_text, parse_datetime
 from monitor.sources import BUILT_IN, SourceError
+from monitor.sources.fulltext import BOMS, CHARSET, ENCODING_ALIASES, decode_html
 from monitor.sources.newswire import is_newswire, parse_text
 from monitor.sources.rss import parse_feed
 
@@ -177,7 +179,7 @@ class _PageMeta(HtmlScanner):
 
 
 def read_html(data: bytes, source_id: str, modified: datetime) -> Parsed:
-    markup = _decode(data)
+    markup = _decode(data, markup=True)
     page = _PageMeta(markup)
     page.scan()
     meta = page.meta
@@ -357,10 +359,53 @@ def parse_file(name: str, data: bytes, source_id: str, mtime: float) -> Parsed:
         raise SourceError(f"unreadable ({type(exc).__name__}: {exc})") from None
 
 
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "cp1252"):
+# Legacy encodings of Chinese, Japanese and Korean (Python's codec names), detected when a
+# file is not UTF-8: their bytes also decode as cp1252, into mojibake that matches no rule.
+CJK_CODECS = frozenset({
+    "gb18030", "gbk", "gb2312", "hz", "big5", "big5hkscs", "cp950", "cp932", "shift_jis",
+    "shift_jis_2004", "shift_jisx0213", "euc_jp", "euc_jis_2004", "euc_jisx0213", "iso2022_jp",
+    "iso2022_jp_2", "euc_kr", "cp949", "johab", "iso2022_kr",
+})  # fmt: skip
+
+
+def _decode(data: bytes, markup: bool = False) -> str:
+    """A file's text: UTF-8 (with or without BOM), a UTF-16 BOM, an HTML file's own
+    `<meta charset>`, a detected CJK encoding (GBK, Shift_JIS, EUC-KR, Big5), else
+    cp1252, the usual legacy encoding of English text, else Latin-1 (never fails).
+
+    Detection (charset-normalizer, through trafilatura as for pages) is trusted only
+    for CJK encodings: on short Western text it guesses among single-byte code pages
+    (cp1250 for café), where cp1252 is right far more often.
+    """
+    for bom, bom_codec in BOMS:
+        if data.startswith(bom):
+            return data.decode(bom_codec, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    if markup and CHARSET.search(data[:4096]):
+        return decode_html(data)  # the label, read as browsers read it
+    detected = _detected_cjk_codec(data)
+    for encoding in (*([detected] if detected else []), "cp1252"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1")
+
+
+def _detected_cjk_codec(data: bytes) -> str | None:
+    """The detector's best guess if it is a CJK encoding (read as browsers read its label)."""
+    from trafilatura.utils import detect_encoding  # 0.4 s to import: only for legacy files
+
+    # UTF-16 without a BOM is a detector's guess on short text, never what a file is
+    guess = next((g for g in detect_encoding(data) if not g.lower().startswith("utf")), None)
+    if guess is None:
+        return None
+    label = ENCODING_ALIASES.get(guess.lower(), guess)
+    try:
+        codec = codecs.lookup(label).name
+    except LookupError:
+        return None
+    return codec if codec.replace("-", "_") in CJK_CODECS else None

@@ -1,0 +1,255 @@
+"""Chinese, Japanese and Korean text: each character is a word, a term's characters touch.
+
+Every table runs the evaluator and the compiled check (they must agree), and the
+rule sets run with and without the presearcher, which indexes touching pairs.
+"""
+
+import json
+import random
+import time
+
+import pytest
+
+from monitor.article import Article
+from monitor.match.decide import compile_check
+from monitor.match.engine import Evaluator
+from monitor.match.query import QueryError, parse_query
+from monitor.match.text import TEXT_FIELDS, AnalyzedArticle, FieldText, is_cjk, tokens
+from tests.builders import assert_linear
+from tests.match.test_presearch import agree_on, rules_folder
+
+MOFCOM = "商务部、海关总署决定对镓、锗相关物项实施出口管制。"
+
+
+def matches(query, body="", title=""):
+    article = Article("wire", title=title, body=body)
+    node = parse_query(query)
+    matched = Evaluator(AnalyzedArticle(article)).evaluate(node, TEXT_FIELDS).matched
+    decided = compile_check(node, TEXT_FIELDS)(Evaluator(AnalyzedArticle(article)))
+    assert decided is matched, f"compiled check says {decided}, evaluator {matched}"
+    return matched
+
+
+def hits(query, body):
+    result = Evaluator(AnalyzedArticle(Article("wire", title="", body=body))).evaluate(
+        parse_query(query)
+    )
+    return [(h.start, h.end, h.text) for h in result.hits]
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "expected"),
+    [
+        ("出口管制", MOFCOM, True),  # the issue's example: inside a longer run
+        ('"出口管制"', MOFCOM, True),
+        ("出口", MOFCOM, True),
+        ("镓", MOFCOM, True),  # one character inside 对镓
+        ("管制出口", MOFCOM, False),  # the characters in another order
+        ("出管", MOFCOM, False),  # not side by side
+        ("镓锗", MOFCOM, False),  # 镓、锗: punctuation between them
+        ("镓、锗", MOFCOM, True),  # a separator in the query allows one in the text
+        ('"出口 管制"', "实施出口管制", True),  # a space in the query allows none or one
+        ('"出口 管制"', "出口，管制", True),
+        ("出口管制", "出口，管制", False),  # written together: they must touch
+        ("出口管制", "出口\n管制", False),
+        ("不可靠实体清单", "将其列入不可靠实体清单。", True),
+        ("不可靠实体清单", "不可靠的实体清单", False),
+        # Latin words keep their rules; mixed text works both ways
+        ("英伟达H20芯片", "美国限制英伟达H20芯片出口", True),
+        ("英伟达H20芯片", "美国限制英伟达 H20 芯片出口", True),  # Latin and CJK need not touch
+        ("H20", "美国限制英伟达H20芯片出口", True),
+        ("英伟达 AND H20", "英伟达H20芯片", True),
+        ("nvidia 英伟达", "Nvidia（英伟达）股价", True),
+        ("h20*", "英伟达H20芯片", True),
+        # Japanese, Korean, folded forms
+        ("輸出規制", "政府は半導体製造装置の輸出規制を強化した。", True),
+        ("輸出管理", "経済産業省は輸出管理を見直す。", True),
+        ("ガス", "ｶﾞｽ価格が上昇", True),  # half-width katakana folds (NFKC)
+        ("ｶﾞｽ", "ガス価格が上昇", True),
+        ("コンピューター", "新型コンピューターを輸出", True),  # ー is a katakana character
+        ("수출통제", "정부는 반도체 수출통제를 강화했다", True),
+        ("出口管制", "出口　管制", False),  # an ideographic space separates
+        ('"出口 管制"', "出口　管制", True),
+        # operators on characters
+        ("出口管制 NOT 统计", MOFCOM, True),
+        ("出口 -管制", "出口统计数据", True),
+        ("出口 -管制", MOFCOM, False),
+        ("ATLEAST/2 镓", "镓和镓", True),
+        ("ATLEAST/3 镓", "镓和镓", False),
+        ("title:公告", MOFCOM, False),
+    ],
+)
+def test_cjk_terms_match_consecutive_characters(query, body, expected):
+    assert matches(query, body) is expected
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "expected"),
+    [
+        # NEAR/n counts characters between the two (a Latin word counts as one)
+        ("芬太尼 NEAR/2 关税", "芬太尼相关关税", True),  # 相关: two between
+        ("芬太尼 NEAR/1 关税", "芬太尼相关关税", False),
+        ("芬太尼 NEAR/0 关税", "芬太尼关税", True),
+        ("芬太尼 ONEAR/5 关税", "关税与芬太尼", False),
+        ("H20 NEAR/1 芯片", "H20型芯片", True),
+        # NEAR/s: 。！？ end a sentence without any space after them
+        ("芬太尼 NEAR/s 关税", "美国对芬太尼加征关税。", True),
+        ("芬太尼 NEAR/s 关税", "海关查获芬太尼。关税收入增加。", False),
+        ("芬太尼 NEAR/s 关税", "查获芬太尼！关税上升", False),
+        ("芬太尼 NEAR/s 关税", "查获芬太尼？关税上升", False),
+        ("芬太尼 NEAR/s 关税", "查获芬太尼，关税上升", True),  # a comma is no sentence end
+        ("芬太尼 NEAR/s 关税", "“查获芬太尼。”关税上升", False),
+        ("輸出 NEAR/s 規制", "輸出が増えた。規制は無い。", False),
+        ("tariffs NEAR/s duties", "Tariffs rose. 关税 and duties", False),
+        ("tariffs NEAR/s duties", "Tariffs rose 关税 and duties", True),
+        ("芬太尼 NEAR/p 关税", "芬太尼。\n\n关税", False),
+    ],
+)
+def test_near_counts_characters_and_knows_cjk_sentence_ends(query, body, expected):
+    assert matches(query, body) is expected
+
+
+def test_hits_keep_exact_character_spans():
+    assert hits("出口管制", MOFCOM) == [(20, 24, "出口管制")]
+    assert hits("英伟达H20芯片", "限制英伟达H20芯片") == [(2, 10, "英伟达H20芯片")]
+    assert hits("ガス", "ｶﾞｽ価格") == [(0, 3, "ｶﾞｽ")]  # the text as written, not as folded
+    assert hits("镓", "镓，镓") == [(0, 1, "镓"), (2, 3, "镓")]
+
+
+@pytest.mark.parametrize("query", ["出口*", "出?", "出口~1", "英伟达*", '"出口管*"'])
+def test_wildcards_and_fuzzy_on_cjk_terms_are_clear_errors(query):
+    with pytest.raises(QueryError, match="do not apply to Chinese, Japanese or Korean"):
+        parse_query(query)
+
+
+def test_the_presearcher_indexes_touching_pairs_and_agrees_with_the_reference(tmp_path):
+    queries = ["出口管制", "镓 OR 锗", '"不可靠实体清单"', "芬太尼 NEAR/5 (关税 OR 加征)",
+               "出口 -管制", "英伟达H20", "輸出規制", "稀土 AND export*", "title:公告"]  # fmt: skip
+    rules = rules_folder(tmp_path, queries, ["英伟达", "Huawei"])
+    rng = random.Random(5)
+    pieces = ["出口", "管制", "，", "镓", "锗", "。", "芬太尼", "关税", "加征", "英伟达",
+              "H20", " ", "不可靠", "实体清单", "稀土", "exports", "公告", "輸出", "規制"]  # fmt: skip
+    articles = [
+        Article("wire", title=rng.choice(["公告", "", "商务部公告"]),
+                body="".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))))
+        for _ in range(300)
+    ]  # fmt: skip
+    articles.append(Article("wire", title="商务部公告", body=MOFCOM))
+    assert agree_on(rules, articles) > 200
+    assert "出口管制" in rules.presearcher.by_pair.get("管制", []) or rules.presearcher.by_pair
+    assert [m.rule.id for m in rules.match(Article("wire", title="t", body=MOFCOM))] == ["r0", "r1"]
+
+
+def test_random_cjk_queries_agree_between_evaluator_and_compiled_checks():
+    rng = random.Random(8)
+    chars = "出口管制镓锗关税芬太尼"
+    texts = ["".join(rng.choice(chars + "，。 a") for _ in range(30)) for _ in range(30)]
+    docs = [AnalyzedArticle(Article("wire", title="", body=t)) for t in texts]
+    for _ in range(300):
+        left = "".join(rng.choice(chars) for _ in range(rng.randint(1, 3)))
+        right = "".join(rng.choice(chars) for _ in range(rng.randint(1, 2)))
+        op = rng.choice(["", "OR", "NEAR/2", "ONEAR/1", "NEAR/s", "AND NOT"])
+        node = parse_query(f"{left} {op} {right}")
+        check = compile_check(node, TEXT_FIELDS)
+        for doc in docs:
+            assert check(Evaluator(doc)) is Evaluator(doc).evaluate(node).matched
+
+
+# ---- bad input -------------------------------------------------------------------------
+
+
+def test_text_mixing_scripts_at_every_character_keeps_spans_exact():
+    text = "".join("出aガ1가é。ｶﾞ　" * 200)
+    field = FieldText("body", text)
+    assert len(field.words) == len(field.starts) == len(field.ends)
+    for word, start, end in zip(field.words, field.starts, field.ends, strict=True):
+        assert tokens(text[start:end]) == [word]
+    assert matches("出a", text) and matches("ガ1", text) and not matches("出ガ", text)
+    assert hits("가é", text)[0] == (4, 6, "가é")
+
+
+def test_a_megabyte_of_han_without_punctuation_costs_linear_time():
+    rng = random.Random(3)
+    pool = [chr(0x4E00 + i) for i in range(3000)]
+
+    def shape(size: int) -> str:
+        return "".join(rng.choice(pool) for _ in range(size - 4)) + "出口管制"
+
+    def run(text: object) -> object:
+        doc = AnalyzedArticle(Article("wire", title="", body=str(text)))
+        return Evaluator(doc).evaluate(parse_query("出口管制 NEAR/5 关税 OR 出口管制")).hits
+
+    assert_linear(run, shape)
+    text = shape(1_000_000)
+    assert hits("出口管制", text)[-1] == (len(text) - 4, len(text), "出口管制")
+
+
+def test_unpaired_surrogates_and_private_use_characters_do_not_crash():
+    text = "出口\ud800管制\udfff镓\ue000锗\U000f0000稀土"
+    assert not matches("出口管制", text)  # a surrogate stands between them
+    assert matches("出口", text) and matches("稀土", text)
+    assert hits("镓", text) == [(6, 7, "镓")]  # the surrogate became one U+FFFD
+    assert matches('"镓 锗"', text)  # private-use characters are no letters: a separator
+
+
+def test_half_width_katakana_and_ideographic_spaces():
+    assert hits("テスト", "ﾃｽﾄ　テスト") == [(0, 3, "ﾃｽﾄ"), (4, 7, "テスト")]
+    assert tokens("ﾊﾞﾅﾅ") == ["バ", "ナ", "ナ"]
+    assert FieldText("body", "稀土　出口").words == ["稀", "土", "出", "口"]
+
+
+def test_latin_only_text_is_split_as_before_and_fast():
+    text = "Tariffs on café goods rose, naïve buyers said. " * 20000
+    started = time.perf_counter()
+    assert tokens(text)[:4] == ["tariffs", "on", "café", "goods"]
+    assert time.perf_counter() - started < 5  # a guard against a pathological regex only
+
+
+def test_the_issue_example_matches_from_the_command_line(tmp_path):
+    from tests.test_cli import cli
+
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "a.yaml").write_text('rules:\n  - id: a\n    query: "出口管制"\n')
+    line = json.dumps({"id": "c1", "title": "商务部公告", "body": MOFCOM}, ensure_ascii=False)
+    done = cli("match", "--rules", str(tmp_path / "r"), "-", stdin=line)
+    assert done.returncode == 0, done.stderr
+    assert "(出口管制)" in done.stdout
+    # JSON can carry a lone surrogate, which no encoder takes: it becomes U+FFFD, no crash
+    done = cli(
+        "match",
+        "--rules",
+        str(tmp_path / "r"),
+        "-",
+        stdin='{"title": "x", "body": "出口管制\\ud800"}',
+    )
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("query", "body", "expected"),
+    [  # the examples of docs/rules.md, "Chinese and Japanese text"
+        ('"出口 管制"', "出口统计，管制", False),
+        ("芬太尼 NEAR/2 关税", "芬太尼相关的关税", False),
+        ("/出口(管制|许可)/", "申请出口许可", True),
+        ("英伟达H20芯片", "英伟达 H20 芯片", True),
+        ("輸出管理", "輸出管理を見直す", True),
+        ("芬太尼 NEAR/s 关税", "海关查获芬太尼。关税收入增加。", False),
+    ],
+)
+def test_the_documented_examples(query, body, expected):
+    assert matches(query, body) is expected
+
+
+def test_touching_characters_are_found_alike_with_and_without_spans():
+    """Plain CJK text knows touching from where runs start; the spans must agree."""
+    rng = random.Random(4)
+    for _ in range(50):
+        text = "".join(
+            rng.choice(["出口", "管制", "，", " ", "H20", "。", "a", "镓"]) for _ in range(20)
+        )
+        field = FieldText("body", text)
+        assert field.simple_cjk
+        for p in range(1, len(field.words)):
+            if is_cjk(field.words[p]) and is_cjk(field.words[p - 1]):
+                touching = field.starts[p] == field.ends[p - 1]
+                assert field.joined(p - 1, (1,)) is touching, (text, p)
