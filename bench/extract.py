@@ -14,6 +14,7 @@ and date too).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
 import time
@@ -53,8 +54,11 @@ def _readability(html: str) -> str:
 EXTRACTORS: dict[str, Callable[[str], str]] = {
     "trafilatura": _trafilatura,
     "trafilatura+meta": _trafilatura_meta,
-    "readability": _readability,
 }
+if importlib.util.find_spec("readability"):  # the bench extra: pip install '.[bench]'
+    EXTRACTORS["readability"] = _readability
+else:
+    print("readability-lxml is not installed (pip install '.[bench]'): trafilatura alone")
 
 
 def _score(sample: Sample, text: str) -> tuple[int, int]:
