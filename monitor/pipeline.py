@@ -238,19 +238,19 @@ class Pipeline:
         )
         await self.store.call(self.store.plan, source_id, plan)
         self.planned(source_id, plan.due)
-        now, due = time.time(), plan.due
+        wait = human_duration(max(0, round(plan.due - time.time())))  # a long poll: maybe now
         if streak == 1:
             log.warning(
                 "poll failed: %s (trying again in %s, and less often while it fails;"
                 " logged once until it recovers)",
                 error,
-                human_duration(round(due - now)),
+                wait,
                 extra={"source": source_id},
             )
         else:
             log.debug(
                 "poll failed again (%d in a row), next try in %s: %s",
-                streak, human_duration(round(due - now)), error, extra={"source": source_id},
+                streak, wait, error, extra={"source": source_id},
             )  # fmt: skip
         await self._health_down(source_id, error, streak, settings.alert_after)
 
