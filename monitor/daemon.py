@@ -167,7 +167,7 @@ class Daemon:
             await self.close()
         return 0 if all(polled) and delivered else 1
 
-    async def run_forever(self) -> int:
+    async def run_forever(self, early: list[int] | None = None) -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         on_signal = {
@@ -176,6 +176,8 @@ class Daemon:
             signal.SIGHUP: self._on_sighup,
         }
         previous = {n: signal.signal(n, _handing_to(loop, on)) for n, on in on_signal.items()}
+        if early:  # a SIGTERM or SIGINT while it was being set up
+            stop.set()
         scheduler = self.scheduler
         self.pipeline.planned = self._reschedule
         now = datetime.now(UTC)
@@ -464,9 +466,12 @@ def lock_state(db_path: Path) -> TextIO:
     return handle
 
 
-def run(config: Config, rules: RuleSet, once: bool) -> int:
+def run(config: Config, rules: RuleSet, once: bool, early: list[int] | None = None) -> int:
+    """`early`: the signals that came while the daemon was being set up (kept by cmd_run):
+    one there stops the daemon as soon as it runs."""
+
     async def main() -> int:
         daemon = Daemon(config, rules, once=once)
-        return await (daemon.run_once() if once else daemon.run_forever())
+        return await (daemon.run_once() if once else daemon.run_forever(early or []))
 
     return asyncio.run(main())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 
 from monitor.cli.common import config_path, load_all
 
@@ -21,6 +22,11 @@ def add_commands(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # A SIGTERM while the config and rules load and the store opens (seconds, on a busy
+    # machine) is kept and honoured once the daemon runs, not a death by signal.
+    early: list[int] = []
+    for signum in (signal.SIGTERM, signal.SIGINT) if not args.once else ():
+        signal.signal(signum, lambda number, frame: early.append(number))
     from monitor.daemon import run
 
     config, rules = load_all(config_path(args))
@@ -31,4 +37,4 @@ def cmd_run(args: argparse.Namespace) -> int:
             " and ".join(missing),
             extra={"notifier": notifier_id},
         )
-    return run(config, rules, args.once)
+    return run(config, rules, args.once, early)
