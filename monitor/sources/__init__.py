@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BeforeValidator, Field, model_validator
 
 from monitor.article import Article
-from monitor.fetch import Fetcher
+from monitor.fetch import Fetcher, FetchError, FetchResult
 from monitor.plugins import Plugin, Registry, narrow
 from monitor.settings import ByteSize, Duration, Strict, parse_duration
 
@@ -136,6 +136,24 @@ class SourceError(Exception):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+async def fetch_for(
+    fetcher: Fetcher, url: str, config: SourceConfig, cursor: Cursor, accept: str
+) -> FetchResult:
+    """A source's own GET: its timeout and size cap, the cursor's validators (conditional
+    GET); a failure is the poll's SourceError, with the server's Retry-After."""
+    try:
+        return await fetcher.get(
+            url,
+            timeout=config.timeout,
+            max_bytes=config.max_bytes,
+            etag=cursor.get("etag"),
+            last_modified=cursor.get("last_modified"),
+            accept=accept,
+        )
+    except FetchError as exc:
+        raise SourceError(str(exc), retry_after=exc.retry_after) from None
 
 
 @dataclass(frozen=True)

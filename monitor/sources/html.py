@@ -25,13 +25,13 @@ from cssselect import GenericTranslator, SelectorError
 from pydantic import SecretStr, field_validator, model_validator
 
 from monitor.article import Article, normalise_space, parse_datetime
-from monitor.fetch import FetchError
 from monitor.sources import (
     Cursor,
     PollResult,
     SourceConfig,
     SourceContext,
     SourceError,
+    fetch_for,
     network_floor,
 )
 from monitor.sources.fulltext import (
@@ -126,17 +126,7 @@ class HtmlSource:
     async def poll(self, cursor: Cursor) -> PollResult:
         deadline = asyncio.get_running_loop().time() + self.config.timeout * 3 + 20
         url = self.config.url.get_secret_value()
-        try:
-            result = await self.fetcher.get(
-                url,
-                timeout=self.config.timeout,
-                max_bytes=self.config.max_bytes,
-                etag=cursor.get("etag"),
-                last_modified=cursor.get("last_modified"),
-                accept=PAGE_ACCEPT,
-            )
-        except FetchError as exc:
-            raise SourceError(str(exc), retry_after=exc.retry_after) from None
+        result = await fetch_for(self.fetcher, url, self.config, cursor, PAGE_ACCEPT)
         if result.not_modified:
             return PollResult([], dict(cursor), not_modified=True)
         if not is_html(result.content_type, result.body):

@@ -22,13 +22,13 @@ import feedparser
 from pydantic import SecretStr, field_validator
 
 from monitor.article import Article, html_to_text
-from monitor.fetch import FetchError
 from monitor.sources import (
     Cursor,
     PollResult,
     SourceConfig,
     SourceContext,
     SourceError,
+    fetch_for,
     network_floor,
 )
 from monitor.sources.feeds import Unsupported, fast_entries
@@ -70,17 +70,9 @@ class RssSource:
 
     async def poll(self, cursor: Cursor) -> PollResult:
         deadline = asyncio.get_running_loop().time() + self.config.timeout * 3 + 20
-        try:
-            result = await self.fetcher.get(
-                self.config.url.get_secret_value(),
-                timeout=self.config.timeout,
-                max_bytes=self.config.max_bytes,
-                etag=cursor.get("etag"),
-                last_modified=cursor.get("last_modified"),
-                accept=FEED_ACCEPT,
-            )
-        except FetchError as exc:
-            raise SourceError(str(exc), retry_after=exc.retry_after) from None
+        result = await fetch_for(
+            self.fetcher, self.config.url.get_secret_value(), self.config, cursor, FEED_ACCEPT
+        )
         if result.not_modified:
             wait = max(result.max_age, float(cursor.get("feed_wait") or 0))
             return PollResult([], dict(cursor), not_modified=True, wait_hint=wait)
