@@ -40,12 +40,15 @@ import asyncio
 import ipaddress
 import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import httpx2 as httpx
 
+T = TypeVar("T")
 MAX_REDIRECTS = 5
 MAX_VALIDATOR = 1024  # bytes; a longer ETag or Last-Modified is not sent back
 MAX_CONCURRENT = 20  # requests in flight at once, all hosts together
@@ -153,6 +156,27 @@ class Fetcher:
         for name, validator in ((b"If-None-Match", etag), (b"If-Modified-Since", last_modified)):
             if (value := _header_bytes(validator)) is not None:
                 sent[name] = value
+        return await self._in_turn(
+            url, timeout, lambda host: self._get(url, sent, timeout, max_bytes, host, public_only)
+        )
+
+    async def post_form(
+        self, url: str, form: dict[str, str], *, timeout: float, public_only: bool = False
+    ) -> int:
+        """POST a form (a WebSub subscription request) and return the status code.
+
+        The same per-host and global slots as `get`, the same deadline, and no body
+        read beyond a small cap; errors come out as a FetchError that names no URL.
+        """
+        return await self._in_turn(
+            url, timeout, lambda host: self._post(url, form, timeout, public_only)
+        )
+
+    async def _in_turn(
+        self, url: str, timeout: float, request: Callable[[_Host], Awaitable[T]]
+    ) -> T:
+        """`request` once its host's turn comes: the host's slot (and any 429 hold), then
+        `_scheduled`. Every request, GET or POST, waits here, never in the HTTP pool."""
         host = self._host(_host_key(url))
         now = time.monotonic()
         if host.blocked_until > now:
@@ -167,53 +191,11 @@ class Fetcher:
             except TimeoutError:
                 raise FetchError(f"no free slot for this host within {wait:g}s") from None
             try:
-                return await self._scheduled(
-                    url, sent, timeout, max_bytes, host, deadline, public_only
-                )
+                return await self._scheduled(host, deadline, timeout, request)
             finally:
                 host.slots.release()
         finally:
             host.users -= 1
-
-    async def post_form(
-        self, url: str, form: dict[str, str], *, timeout: float, public_only: bool = False
-    ) -> int:
-        """POST a form (a WebSub subscription request) and return the status code.
-
-        The same per-host and global slots as `get`, the same deadline, and no body
-        read beyond a small cap; errors come out as a FetchError that names no URL.
-        """
-        host = self._host(_host_key(url))
-        deadline = asyncio.get_running_loop().time() + timeout * 2 + 20
-        try:
-            async with asyncio.timeout_at(deadline):
-                await host.slots.acquire()
-        except TimeoutError:
-            raise FetchError("no free slot for this host in time") from None
-        try:
-            async with asyncio.timeout_at(deadline):
-                await self._global.acquire()
-        except TimeoutError:
-            host.slots.release()
-            raise FetchError("no free slot in time (too many requests at once)") from None
-        extensions = {PUBLIC_ONLY: True} if public_only else {}
-        try:
-            async with asyncio.timeout(timeout):
-                async with self.client.stream(  # the body is never read: a hub's is noise
-                    "POST", url, data=form, timeout=timeout, extensions=extensions
-                ) as response:
-                    return response.status_code
-        except (TimeoutError, httpx.TimeoutException):
-            raise FetchError(f"timed out after {timeout:g}s") from None
-        except httpx.HTTPError as exc:
-            raise FetchError(f"{type(exc).__name__}: {_reason(exc)}") from None
-        except FetchError:
-            raise
-        except Exception as exc:
-            raise FetchError(f"request failed: {type(exc).__name__}") from None
-        finally:
-            self._global.release()
-            host.slots.release()
 
     def _host(self, key: str) -> _Host:
         host = self._hosts.get(key)
@@ -231,14 +213,11 @@ class Fetcher:
 
     async def _scheduled(
         self,
-        url: str,
-        headers: dict[bytes, bytes],
-        timeout: float,
-        max_bytes: int,
         host: _Host,
         deadline: float,
-        public_only: bool = False,
-    ) -> FetchResult:
+        timeout: float,
+        request: Callable[[_Host], Awaitable[T]],
+    ) -> T:
         """The request, once it has its host's slot: the gap, a global slot, then the server."""
         now = time.monotonic()
         if host.blocked_until > now:  # a 429 came while this one waited
@@ -254,7 +233,7 @@ class Fetcher:
             raise FetchError("no free slot in time (too many requests at once)") from None
         try:
             async with asyncio.timeout(timeout):
-                return await self._get(url, headers, timeout, max_bytes, host, public_only)
+                return await request(host)
         except TimeoutError:
             raise FetchError(f"timed out after {timeout:g}s") from None
         except httpx.TooManyRedirects:
@@ -269,6 +248,13 @@ class Fetcher:
             raise FetchError(f"request failed: {type(exc).__name__}") from None
         finally:
             self._global.release()
+
+    async def _post(self, url: str, form: dict[str, str], timeout: float, public_only: bool) -> int:
+        extensions = {PUBLIC_ONLY: True} if public_only else {}
+        async with self.client.stream(  # the body is never read: a hub's is noise
+            "POST", url, data=form, timeout=timeout, extensions=extensions
+        ) as response:
+            return response.status_code
 
     async def _get(
         self,

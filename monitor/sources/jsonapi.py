@@ -49,6 +49,7 @@ from monitor.sources import (
     network_floor,
 )
 from monitor.sources.fulltext import new_with_full_text, remembered
+from monitor.sources.rss import http_url
 
 log = logging.getLogger(__name__)
 JSON_ACCEPT = "application/json, text/json;q=0.9, */*;q=0.1"
@@ -76,13 +77,6 @@ def compile_path(value: Any) -> str:
     except jmespath.exceptions.JMESPathError as exc:
         reason = " ".join(str(exc).split())
         raise ValueError(f"not a valid JMESPath expression: {reason}") from None
-    return value
-
-
-def _http_url(value: object) -> str:
-    value = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
-    if not HTTP_URL.fullmatch(value):
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
     return value
 
 
@@ -139,12 +133,12 @@ class JsonConfig(SourceConfig):
     @field_validator("url", mode="before")
     @classmethod
     def _url(cls, value: object) -> object:
-        return None if value is None else _http_url(value)
+        return None if value is None else http_url(value)
 
     @field_validator("base_url", mode="before")
     @classmethod
     def _base_url(cls, value: object) -> str:
-        return _http_url(value).rstrip("/")
+        return http_url(value).rstrip("/")
 
     @field_validator("items", "next", mode="before")
     @classmethod
