@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from monitor.alerts import Alert, AlertPolicy, History, Placement
 from monitor.article import Article
-from monitor.cluster import Clustered, ClusterReads, RecentCopies, assign_cluster
+from monitor.cluster import Clustered, ClusterReads, assign_cluster
 from monitor.match import Match
 
 
@@ -41,9 +41,6 @@ class UnitOfWork(Protocol):
 
     @property
     def clusters(self) -> ClusterReads: ...
-
-    @property
-    def copies(self) -> RecentCopies: ...
 
     @property
     def history(self) -> History: ...
@@ -76,7 +73,7 @@ def record_new(
     for item in new:
         if work.seen(item.article):
             continue
-        clustered = assign_cluster(item.article, work.clusters, work.copies, work.now)
+        clustered = assign_cluster(item.article, work.clusters, work.now)
         work.add_article(item, clustered)
         for alert in item.alerts:
             placement = (

@@ -1,4 +1,4 @@
-"""cluster.py on its own: story keys, shingles, SimHash, resemblance and the SimHash index."""
+"""cluster.py on its own: story keys, shingles, sketches and resemblance."""
 
 from __future__ import annotations
 
@@ -8,19 +8,15 @@ import pytest
 
 from monitor.article import Article
 from monitor.cluster import (
-    CANDIDATE_BITS,
     MAX_SHINGLE_WORDS,
     MIN_KEY_WORDS,
     MIN_SHINGLE_WORDS,
-    SimhashIndex,
+    SKETCH_SIZE,
     article_text,
-    candidates,
-    distance,
-    fingerprint,
     resembles,
     same_story,
     shingles,
-    simhash,
+    sketch,
     story_key,
 )
 
@@ -100,7 +96,7 @@ def test_shingles_stop_at_the_first_max_shingle_words_words():
     assert shingles(" ".join(["lead", *head])) != capped  # the cap counts from the start
 
 
-# ---- SimHash --------------------------------------------------------------------------
+# ---- sketches ---------------------------------------------------------------------------
 
 
 def story(text: str, title: str = "Nvidia pauses H20 work") -> Article:
@@ -112,39 +108,55 @@ EDITED = TEXT.replace(TEXT.split()[60], "changed", 1)
 OTHER = " ".join(words(120, seed=2))
 
 
-def test_identical_texts_have_the_same_simhash():
-    assert simhash(story(TEXT)) == simhash(story(TEXT, title="Nvidia pauses H20 work")) != 0
-    assert distance(simhash(story(TEXT)), simhash(story(TEXT))) == 0
+def sketch_of(a: Article) -> set[int]:
+    return set(sketch(shingles(article_text(a))))
 
 
-def test_a_lightly_edited_copy_is_close_and_an_unrelated_text_far():
-    one, edited = simhash(story(TEXT)), simhash(story(EDITED, title="Nvidia pauses H20"))
-    assert 0 < distance(one, edited) <= CANDIDATE_BITS
-    assert candidates(one, edited)
-    for seed in range(2, 7):
-        other = simhash(story(" ".join(words(120, seed=seed)), title="Soybean prices"))
-        assert distance(one, other) > CANDIDATE_BITS
-        assert not candidates(one, other)
+def test_a_sketch_is_the_smallest_shingle_hashes_signed():
+    values = shingles(article_text(story(TEXT)))
+    smallest = sorted(values)[:SKETCH_SIZE]
+    assert sketch(values) == [v - 2**64 if v >= 2**63 else v for v in smallest]
+    assert sketch({2**64 - 1, 5}) == [5, -1]  # the top bit set is stored as a negative number
+    assert sketch(set()) == []
+    assert sketch_of(Article("wire", title="Short", body="Too short.")) == set()
 
 
-def test_simhash_is_a_signed_64_bit_integer_and_zero_for_short_texts():
-    values = [simhash(story(" ".join(words(120, seed=seed)))) for seed in range(20)]
-    assert all(-(2**63) <= v < 2**63 for v in values)
-    assert any(v < 0 for v in values)  # the top bit set is stored as a negative number
-    assert simhash(Article("wire", title="Short", body="Too short.")) == 0
-    assert fingerprint(set()) == 0
-    assert not candidates(0, 0) and not candidates(values[0], 0)
+def test_copies_share_sketch_values_and_unrelated_texts_none():
+    assert sketch_of(story(TEXT)) == sketch_of(story(TEXT, title="Nvidia pauses H20 work"))
+    assert sketch_of(story(TEXT)) & sketch_of(story(EDITED, title="Nvidia pauses H20"))
+    for seed in range(2, 30):
+        other = story(" ".join(words(120, seed=seed)), title="Soybean prices")
+        assert not sketch_of(story(TEXT)) & sketch_of(other)
 
 
-def test_fingerprint_sets_the_bits_most_values_have():
-    assert fingerprint({0b1011, 0b0011, 0b0001}) == 0b0011
-    assert fingerprint({2**63 | 1, 2**63 | 3}) == -(2**63) + 1  # signed, as SQLite stores it
+def test_texts_sharing_half_their_shingles_share_a_sketch_value():
+    """What the store's lookup relies on: at Jaccard 0.5 or more, some value is shared."""
+    rng = random.Random(11)
+    for trial in range(300):
+        size = rng.choice([25, 60, 200, 600])
+        base = words(size, seed=1000 + trial)
+        copy = list(base)
+        for position in rng.sample(range(size), size // 12):  # about 1 word in 12 changed
+            copy[position] = f"x{rng.randrange(10**6)}"
+        one, two = shingles(" ".join(base)), shingles(" ".join(copy))
+        if resembles(one, two):
+            assert set(sketch(one)) & set(sketch(two)), trial
 
 
-def test_distance_counts_differing_bits_of_signed_values():
-    assert distance(0, 0b1011) == 3
-    assert distance(-1, 0) == 64
-    assert distance(-(2**63), 0) == 1
+PINNED_MIN = 30252328594448712  # with the SimHash -8562861840396930480 pinned before
+
+
+def test_shingle_hashes_are_those_already_stored():
+    """Sketches are stored and looked up by value: a faster shingle hash must give the very
+    same values (these were computed before the hash was made faster)."""
+    a = Article(
+        "wire",
+        title="Nvidia wins approval to ship H20 chips to China",
+        body=" ".join(f"Word{n} trade déjà vu tariffs" for n in range(12)),
+    )
+    values = shingles(article_text(a))
+    assert len(values) == 45
+    assert min(values) == PINNED_MIN and sketch(values)[0] == PINNED_MIN
 
 
 # ---- resemblance ------------------------------------------------------------------------
@@ -164,77 +176,3 @@ def test_resembles_needs_half_the_shingles_shared():
     assert resembles({1}, {1})
     assert not resembles(set(), set())
     assert not resembles(set(), {1})
-
-
-# ---- the SimHash index ------------------------------------------------------------------
-
-
-def signed(value: int) -> int:
-    return value - 2**64 if value >= 2**63 else value
-
-
-def planted(rng: random.Random, count: int = 1500, near: int = 150) -> list[int]:
-    """Random signed fingerprints, and near copies of some: up to 14 bits flipped."""
-    values = [signed(rng.getrandbits(64)) for _ in range(count)]
-    for base in values[:near]:
-        flipped = base & (2**64 - 1)
-        for bit in rng.sample(range(64), rng.randint(1, 14)):
-            flipped ^= 1 << bit
-        values.append(signed(flipped))
-    return values
-
-
-def test_near_finds_what_a_scan_finds_nearest_first():
-    rng = random.Random(3)
-    values = planted(rng)
-    index = SimhashIndex()
-    for number, value in enumerate(values):
-        index.add(value, str(number))
-    found_some = 0
-    for query in values[:200] + [signed(rng.getrandbits(64)) for _ in range(20)]:
-        scanned = {str(n) for n, v in enumerate(values) if distance(query, v) <= CANDIDATE_BITS}
-        found = index.near(query, limit=len(values))
-        assert set(found) == scanned
-        bits = [distance(query, values[int(key)]) for key in found]
-        assert bits == sorted(bits)
-        found_some += len(found) > 1
-    assert found_some > 50  # the planted copies were found, not only each query itself
-
-
-def test_near_on_an_empty_index_finds_nothing():
-    assert SimhashIndex().near(12345) == []
-
-
-def test_limit_bounds_a_flood_of_near_identical_fingerprints():
-    index = SimhashIndex()
-    base = signed(random.Random(4).getrandbits(64))
-    for number in range(200):
-        index.add(base ^ (1 << (number % 8)), f"copy{number}")
-    far = base ^ (2**40 - 1)  # 40 bits away: never found
-    index.add(far, "far")
-    assert len(index.near(base)) == 64  # the default limit
-    limited = index.near(base, limit=10)
-    assert len(limited) == 10
-    assert all(key.startswith("copy") for key in limited)
-    assert len(index.near(base, limit=1000)) == 200
-    assert index.near(far) == ["far"]
-
-
-def test_near_puts_the_nearest_first_and_stops_at_candidate_bits():
-    index = SimhashIndex()
-    base = signed(random.Random(5).getrandbits(64))
-    for bits in range(CANDIDATE_BITS + 1, 0, -1):  # added farthest first
-        index.add(signed((base ^ ((1 << bits) - 1)) & (2**64 - 1)), f"d{bits}")
-    assert index.near(base) == [f"d{bits}" for bits in range(1, CANDIDATE_BITS + 1)]
-
-
-def test_simhash_values_are_those_already_stored():
-    """SimHashes are stored and compared with new ones: a faster shingle hash or fingerprint
-    must give the very same values (this one was computed before they were made faster)."""
-    a = Article(
-        "wire",
-        title="Nvidia wins approval to ship H20 chips to China",
-        body=" ".join(f"Word{n} trade déjà vu tariffs" for n in range(12)),
-    )
-    assert len(shingles(article_text(a))) == 45
-    assert simhash(a) == -8562861840396930480

@@ -136,6 +136,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sources ADD COLUMN usual_gap DOUBLE PRECISION;
     ALTER TABLE sources ADD COLUMN news_polls INTEGER NOT NULL DEFAULT 0
     """,
+    # Copies of a story by the smallest shingle hashes of its text (monitor/cluster.py `sketch`).
+    """
+    CREATE TABLE article_sketches (
+        value BIGINT NOT NULL,
+        article_id TEXT NOT NULL,
+        first_seen_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX article_sketches_value ON article_sketches(value, first_seen_at);
+    CREATE INDEX article_sketches_first_seen ON article_sketches(first_seen_at)
+    """,
 ]
 
 

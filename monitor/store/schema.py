@@ -146,4 +146,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sources ADD COLUMN usual_gap REAL;
     ALTER TABLE sources ADD COLUMN news_polls INTEGER NOT NULL DEFAULT 0;
     """,
+    # Copies of a story by the smallest shingle hashes of its text (monitor/cluster.py `sketch`):
+    # an index lookup per value, where a SimHash scan grew with the store.
+    """
+    CREATE TABLE article_sketches (
+        value INTEGER NOT NULL,
+        article_id TEXT NOT NULL,
+        first_seen_at REAL NOT NULL
+    );
+    CREATE INDEX article_sketches_value ON article_sketches(value, first_seen_at);
+    CREATE INDEX article_sketches_first_seen ON article_sketches(first_seen_at);
+    """,
 ]

@@ -24,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from monitor.alerts import Alert, Placement
 from monitor.article import Article
-from monitor.cluster import Clustered, RecentCopies
+from monitor.cluster import COPY_WINDOW, Clustered
 from monitor.schedule import Activity, Plan
 from monitor.stages import NewArticle
 from monitor.store import identity, shared
@@ -38,6 +38,8 @@ log = logging.getLogger("monitor")
 P = ParamSpec("P")
 T = TypeVar("T")
 RECONNECT_FOR = 120.0  # seconds a store call waits for a shared database to come back
+SKETCH_PRUNING = 3600.0  # seconds between deletions of sketches older than the copy window
+CLOCK_SKEW = 300.0  # how far apart the clocks of daemons sharing a database may be
 
 
 class Store:
@@ -46,7 +48,8 @@ class Store:
         self.outbox = Outbox(db)
         self.sharing = Sharing(db)
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-        self.copies = RecentCopies()
+        self.sketches_pruned_at = float("-inf")
+        self.sketched = False
 
     @property
     def shared(self) -> bool:
@@ -104,9 +107,14 @@ class Store:
         now = time.time()
         with self.db.transaction() as db:
             clusters = StoredClusters(db)
-            if db.shared:
-                self.copies.catch_up(clusters, now)
-            yield PollWork(db, clusters, self.copies, OutboxHistory(db), now)
+            sketching = not self.sketched
+            if sketching and (count := clusters.sketch_recent(now - COPY_WINDOW, now)):
+                log.info("sketched %d recent articles to find their copies", count)
+            if now - self.sketches_pruned_at > SKETCH_PRUNING:
+                clusters.prune(now - COPY_WINDOW - CLOCK_SKEW)
+                self.sketches_pruned_at = now
+            yield PollWork(db, clusters, OutboxHistory(db), now)
+        self.sketched = self.sketched or sketching
 
     def article_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
@@ -333,13 +341,10 @@ class PollWork:
         self,
         db: Database,
         clusters: StoredClusters,
-        copies: RecentCopies,
         history: OutboxHistory,
         now: float,
     ) -> None:
-        self.db, self.clusters, self.copies, self.history, self.now = (
-            db, clusters, copies, history, now
-        )  # fmt: skip
+        self.db, self.clusters, self.history, self.now = db, clusters, history, now
         # the rows seen detection read, kept true as articles are written: a few queries a
         # poll, where a fresh read for each article cost three or four
         self.known = identity.Known(db)
@@ -355,16 +360,17 @@ class PollWork:
         self.db.execute(
             "INSERT INTO articles (id, source_id, guid, url, canonical_url, content_hash, title,"
             " summary, body, authors, published_at, fetched_at, first_seen_at, alerted,"
-            " cluster_id, story_key, simhash, last_seen_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " cluster_id, story_key, last_seen_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 a.id, a.source_id, a.guid, a.url, a.canonical_url, a.content_hash, a.title,
                 a.summary, a.body, json.dumps(a.authors),
                 a.published_at.timestamp() if a.published_at else None,
                 a.fetched_at.timestamp(), self.now, int(bool(item.alerts)),
-                clustered.cluster_id, clustered.story_key, clustered.simhash, self.now,
+                clustered.cluster_id, clustered.story_key, self.now,
             ),
         )  # fmt: skip
+        self.clusters.add_sketch(a.id, clustered.sketch, self.now)
         self.known.written(a)
         for match in item.matches:
             hits = [[h.field, h.start, h.end, h.text] for h in match.hits]

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from monitor.article import Article
-from monitor.cluster import CANDIDATE_BITS, SimhashIndex, distance
 from monitor.match import load_rules
 from monitor.match.engine import close, near_kept
 from monitor.match.nodes import Near
@@ -72,27 +71,3 @@ def test_a_word_counts_its_first_occurrences_only():
     )
     places = text.occurrences("tariff")
     assert places == list(range(MAX_OCCURRENCES))
-
-
-def test_simhash_index_finds_exactly_the_fingerprints_a_scan_finds():
-    rng = random.Random(11)
-    fingerprints = [rng.getrandbits(64) for _ in range(3000)]
-    for base in fingerprints[:200]:  # plant near copies: up to 14 bits flipped
-        flipped = base
-        for bit in rng.sample(range(64), rng.randint(1, 14)):
-            flipped ^= 1 << bit
-        fingerprints.append(flipped)
-    index = SimhashIndex()
-    for number, fingerprint in enumerate(fingerprints):
-        index.add(fingerprint, str(number))
-    for query in fingerprints[:300]:
-        scanned = {
-            str(n)
-            for n, other in enumerate(fingerprints)
-            if distance(query, other) <= CANDIDATE_BITS
-        }
-        found = index.near(query)
-        assert set(found) == scanned
-        assert [distance(query, fingerprints[int(k)]) for k in found] == sorted(
-            distance(query, fingerprints[int(k)]) for k in found
-        )

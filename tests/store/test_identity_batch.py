@@ -229,6 +229,6 @@ def test_a_unit_of_work_sees_what_it_wrote_as_the_per_article_queries_do(store, 
                 assert decided == seen(db, article), article  # the queries, inside the work
                 if not decided:
                     expected.append(article.id)
-                    work.add_article(NewArticle(article), Clustered(article.id, "", 0))
+                    work.add_article(NewArticle(article), Clustered(article.id, "", ()))
         stored = {row[0] for row in db.execute("SELECT id FROM articles")}
         assert set(expected) <= stored
