@@ -146,4 +146,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sources ADD COLUMN usual_gap REAL;
     ALTER TABLE sources ADD COLUMN news_polls INTEGER NOT NULL DEFAULT 0;
     """,
+    # The web page's reads (monitor/store/views.py): a story's articles, items per source per
+    # day, and each rule's matches per day and latest matches.
+    """
+    CREATE INDEX articles_cluster ON articles(cluster_id);
+    CREATE INDEX articles_seen_source ON articles(first_seen_at, source_id);
+    CREATE INDEX matches_day ON matches(matched_at, rule_id);
+    CREATE INDEX matches_rule ON matches(rule_id, matched_at);
+    """,
 ]
