@@ -65,6 +65,13 @@ class PushConfig(Strict):
     slow_interval: Duration = Field(default=3600.0, gt=0)  # polls while subscribed, at least
 
 
+class WebConfig(Strict):
+    """`web:`: the desk's web page (monitor/web/, on the `http:` listener). Without a token the
+    page is read-only; with one, retrying a dead alert needs it (never shown or logged)."""
+
+    token: SecretStr | None = None
+
+
 class ConfigModel(Strict):
     state: str = "sqlite:///state/trade-monitor.db"
     rules: list[str] = ["rules/"]
@@ -73,6 +80,7 @@ class ConfigModel(Strict):
     notifiers: list[Any] = [{"id": "console", "type": "console"}]
     http: ListenAddress = None
     push: PushConfig | None = None
+    web: WebConfig = WebConfig()
 
 
 @dataclass
@@ -86,6 +94,7 @@ class Config:
     disabled: dict[str, list[str]] = field(default_factory=dict)  # notifier id -> missing keys
     http: tuple[str, int] | None = None  # where /metrics and /healthz listen; None: off
     push: PushConfig | None = None  # WebSub; None: off
+    web: WebConfig = field(default_factory=WebConfig)  # the web page's action token
 
     @property
     def base_dir(self) -> Path:
@@ -98,7 +107,13 @@ class Config:
     def secrets(self) -> list[str]:
         """Every secret of every source and notifier, found by its type (`SecretStr`), and the
         password of the state database."""
-        return secret_values([*self.sources, *self.notifiers]) + url_passwords(self.state)
+        return secret_values([*self.sources, *self.notifiers, self.web]) + url_passwords(self.state)
+
+    @property
+    def web_token(self) -> str | None:
+        """The token actions on the web page need; None (read-only) when unset or empty."""
+        token = self.web.token.get_secret_value() if self.web.token else ""
+        return token or None
 
 
 def load_config(path: Path) -> Config:
@@ -122,6 +137,8 @@ def load_config(path: Path) -> Config:
     secrets = raw_secrets(raw_sources, SOURCES) + raw_secrets(raw_notifiers, NOTIFIERS)
     if isinstance(doc.data.get("state"), str):
         secrets += url_passwords(doc.data["state"])
+    if isinstance(doc.data.get("web"), dict) and doc.data["web"].get("token"):
+        secrets.append(str(doc.data["web"]["token"]))
     problems = [without_secrets(problem, secrets) for problem in problems]
     if model is None:
         raise UserError(problems)
@@ -155,6 +172,7 @@ def load_config(path: Path) -> Config:
         disabled={n.id: n.missing() for n in notifiers if n.missing()},
         http=split_listen(model.http) if model.http else None,
         push=model.push,
+        web=model.web,
     )
 
 

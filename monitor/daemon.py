@@ -60,6 +60,7 @@ from monitor.sources import (
 from monitor.sources.rss import RssConfig
 from monitor.store import SourceState, open_store, sqlite_path
 from monitor.store.shared import HEARTBEAT, DaemonRow
+from monitor.web import WebApp
 from monitor.websub import WebSub
 
 log = logging.getLogger("monitor")
@@ -106,6 +107,7 @@ class Daemon:
         )
         self.metrics = Metrics()
         self.listener: Listener | None = None  # /metrics and /healthz, when `http:` is set
+        self.web: WebApp | None = None  # the web page on that listener
         self.me = DaemonRow(
             f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}", socket.gethostname(),
             os.getpid(), __version__, rules.version, time.time(), time.time(),
@@ -150,6 +152,8 @@ class Daemon:
                 await self.store.call(self.store.sharing.leave, self.me.id)
         if self.listener:
             await asyncio.to_thread(self.listener.stop)
+        if self.web:
+            self.web.close()
         await self.fetcher.aclose()
         self.pipeline.matching.shutdown(wait=True)
         self.store.close()
@@ -228,8 +232,14 @@ class Daemon:
             intervals = [(source.id, self._slow(settings) if source.id in pushed
                           else settings.interval) for source, settings in self.sources]  # fmt: skip
             websub = self.websub.app(loop) if self.websub else None
+            # the web page reads through a connection of its own (monitor/web/)
+            self.web = WebApp(self.config, lambda: self.pipeline.rules,
+                              open_store(self.config.state, self.config.base_dir))  # fmt: skip
             self.listener, watch = serve(self.config.http, str(self.config.path), self.metrics,
-                                         self.store, intervals, loop, websub)  # fmt: skip
+                                         self.store, intervals, loop, websub, self.web)  # fmt: skip
+            host = self.config.http[0]
+            log.info("the web page is at http://%s:%d/", f"[{host}]" if ":" in host else host,
+                     self.listener.port)  # fmt: skip
             scheduler.add_job(watch.beat, "interval", id="liveness", seconds=LIVENESS_EVERY)
         scheduler.add_listener(self._started_late, EVENT_JOB_SUBMITTED)
         scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)

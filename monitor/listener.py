@@ -1,4 +1,4 @@
-"""The opt-in HTTP listener (`http:` in config.yaml): /metrics and /healthz.
+"""The opt-in HTTP listener (`http:` in config.yaml): /metrics, /healthz and the web page.
 
 A stdlib wsgiref server on a daemon thread of its own, one thread per request,
 so a slow scraper never touches the event loop; `Listener.stop` shuts it down
@@ -95,9 +95,11 @@ def routes(
     metrics_app: WsgiApp,
     health: Callable[[], tuple[bool, dict[str, Any]]],
     websub: WsgiApp | None = None,
+    web: WsgiApp | None = None,
 ) -> WsgiApp:
-    """/metrics from prometheus-client's WSGI app, /healthz as JSON (200 or 503), and
-    /websub/<source id> (a hub's checks and deliveries, monitor/websub.py) when push is on."""
+    """/metrics from prometheus-client's WSGI app, /healthz as JSON (200 or 503),
+    /websub/<source id> (a hub's checks and deliveries, monitor/websub.py) when push is on,
+    and every other path to the web page (monitor/web/) when given."""
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -111,6 +113,8 @@ def routes(
             headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
             start_response(status, headers)
             return [json.dumps(body).encode() + b"\n"]
+        if web is not None:
+            return web(environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
         return [b"not found: /metrics and /healthz are served here\n"]
 

@@ -231,13 +231,14 @@ def serve(
     sources: Sequence[tuple[str, float]],
     loop: asyncio.AbstractEventLoop,
     websub: WsgiApp | None = None,
+    web: WsgiApp | None = None,
 ) -> tuple[Listener, Watch]:
-    """Start the listener for /metrics and /healthz (and /websub/ when given); UserError if
-    the address is unusable."""
+    """Start the listener for /metrics and /healthz (and /websub/ and the web page when
+    given); UserError if the address is unusable."""
     watch = Watch(store, sources, loop)
     metrics.known(source_id for source_id, _ in sources)
     metrics.registry.register(watch)  # the store's side, read at scrape time
-    app = routes(make_wsgi_app(metrics.registry), watch.health, websub)
+    app = routes(make_wsgi_app(metrics.registry), watch.health, websub, web)
     listener = Listener(address, app, where)
     host = address[0]
     log.info("serving /metrics and /healthz on http://%s:%d", f"[{host}]" if ":" in host else host,

@@ -9,7 +9,8 @@ still read.
 
 One module per command group: run.py (`run`), authoring.py (`check`, `match`,
 `explain`, `eval`, `suggest`, with inputs.py reading their articles), stored.py (`backtest`,
-`alerts`, `alerts retry`, `status`), catalog.py (`sources`); common.py holds what they share.
+`alerts`, `alerts retry`, `status`), catalog.py (`sources`), web.py (`web`); common.py
+holds what they share.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from monitor import __version__
-from monitor.cli import authoring, catalog, run, stored
+from monitor.cli import authoring, catalog, run, stored, web
 from monitor.cli.common import (
     config_option,
     echo,
@@ -79,4 +80,5 @@ def parser() -> argparse.ArgumentParser:
     authoring.add_commands(commands, config, rules_or_config)
     stored.add_commands(commands, config)
     catalog.add_commands(commands)
+    web.add_commands(commands, config)
     return top

@@ -157,4 +157,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX article_sketches_value ON article_sketches(value, first_seen_at);
     CREATE INDEX article_sketches_first_seen ON article_sketches(first_seen_at);
     """,
+    # The web page's reads (monitor/store/views.py): a story's articles, items per source per
+    # day, and each rule's matches per day and latest matches.
+    """
+    CREATE INDEX articles_cluster ON articles(cluster_id);
+    CREATE INDEX articles_seen_source ON articles(first_seen_at, source_id);
+    CREATE INDEX matches_day ON matches(matched_at, rule_id);
+    CREATE INDEX matches_rule ON matches(rule_id, matched_at);
+    """,
 ]
