@@ -14,6 +14,7 @@ and exit 0.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import contextlib
 import fcntl
 import logging
@@ -64,6 +65,10 @@ from monitor.web import WebApp
 from monitor.websub import WebSub
 
 log = logging.getLogger("monitor")
+# The APScheduler task a job runs under (`Daemon._tracked`), for `Daemon._reschedule`.
+SCHEDULED_TASK: contextvars.ContextVar[asyncio.Task[Any] | None] = contextvars.ContextVar(
+    "scheduled_task", default=None
+)
 STOP_GRACE = 10.0
 RULES_CHECK = 2.0  # seconds between looks at the rule files
 RETENTION_EVERY = 6 * 3600.0
@@ -374,11 +379,29 @@ class Daemon:
             )  # fmt: skip
 
     def _reschedule(self, source_id: str, due: float) -> None:
-        """Move the source's next poll to when its schedule says (monitor/schedule.py)."""
+        """Move the source's next poll to when its schedule says (monitor/schedule.py), once
+        the poll that planned it has ended.
+
+        Moved while the poll still runs, a time already past (a poll slower than its
+        interval, as under overload) fires at once, finds the poll running and is skipped:
+        the source then waited up to an interval more, and some sources fell a cycle
+        behind the rest. A done callback of APScheduler's task (not of the task `_tracked`
+        runs the poll in) runs after APScheduler's own, registered when it created the
+        task: the job is then no longer counted as running.
+        """
         if self.websub and self.websub.active(source_id):  # pushed: polled as a safety net
             due = max(due, time.time() + self._slow(self.settings[source_id]))
-        with contextlib.suppress(JobLookupError):  # shutting down
-            when = datetime.fromtimestamp(due, UTC)
+        task = SCHEDULED_TASK.get() or asyncio.current_task()
+        if task is None:
+            self._move_job(source_id, due)
+        else:
+            task.add_done_callback(lambda _: self._move_job(source_id, due))
+
+    def _move_job(self, source_id: str, due: float) -> None:
+        if self.stopping or not self.scheduler.running:
+            return
+        with contextlib.suppress(JobLookupError):
+            when = datetime.fromtimestamp(max(due, time.time()), UTC)
             self.scheduler.modify_job(f"source:{source_id}", next_run_time=when)
 
     async def _poll_and_dispatch(self, source: Source, settings: SourceConfig) -> None:
@@ -406,6 +429,7 @@ class Daemon:
         """
 
         async def run(*args: Any) -> None:
+            SCHEDULED_TASK.set(asyncio.current_task())  # copied into the task below
             task = asyncio.create_task(job(*args))
             self.in_flight.add(task)
             task.add_done_callback(self._finished)

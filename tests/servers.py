@@ -80,7 +80,7 @@ class _FeedHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         app: FeedServer = self.server.app  # type: ignore[attr-defined]
-        app.requests.append({"path": self.path, "headers": dict(self.headers)})
+        app.requests.append({"path": self.path, "headers": dict(self.headers), "at": time.time()})
         route = app.routes.get(self.path)
         if route is None:
             self._send(404, b"not found", "text/plain")

@@ -79,6 +79,25 @@ def test_a_failing_source_is_polled_less_and_less_often(workspace, feed_server):
     assert err.count("poll failed:") == 1  # one line a streak
 
 
+def test_a_poll_slower_than_its_interval_is_followed_at_once_not_an_interval_later(
+    workspace, feed_server
+):
+    """Overload in small: each poll takes 3 s against a 2 s interval. The next poll is
+    planned inside the poll, already past when it ends; it must start as the poll ends,
+    not be skipped as "still running" and wait for the interval's next tick (0-2 s more)."""
+    url = feed_server.add("/slow.xml", Route(rss(items(0, 2)), delay=3.0))
+    workspace.write_config([feed_source(url, interval="2s", timeout="20s")])
+    daemon = start_daemon(workspace)
+    try:
+        assert wait_for(lambda: len(feed_server.hits("/slow.xml")) >= 5, timeout=40)
+    finally:
+        stop(daemon)
+    starts = [hit["at"] for hit in feed_server.hits("/slow.xml")]
+    gaps = [later - earlier for earlier, later in zip(starts[1:], starts[2:], strict=False)]
+    assert len(gaps) >= 3
+    assert all(3.0 <= gap < 3.8 for gap in gaps), gaps
+
+
 def test_a_429s_retry_after_holds_the_source_across_a_restart(workspace, feed_server):
     url = feed_server.add(
         "/feed.xml", Route(b"slow down", status=429, headers={"Retry-After": "3600"})
