@@ -14,8 +14,8 @@ and exit 0.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import contextlib
+import contextvars
 import fcntl
 import logging
 import os
