@@ -35,7 +35,7 @@ from monitor.match.nodes import (
     joins,
 )
 from monitor.match.presearch import necessary_words
-from monitor.match.text import FieldText
+from monitor.match.text import FieldText, plain_cjk_character
 
 Check = Callable[[Evaluator], bool]
 Spans = Callable[[Evaluator, FieldText], set[Span]]
@@ -85,7 +85,7 @@ def _positional(
                 return None
             need = necessary_words(node)  # a field without them cannot hold a NEAR: skip it
             return lambda ev: any(
-                need <= (text := ev.doc.field(n)).word_set and near(ev, text) for n in names
+                (text := ev.doc.field(n)).has_words(need) and near(ev, text) for n in names
             )
         case _:
             assert_never(node)
@@ -98,7 +98,9 @@ def _terms(node: Terms, names: tuple[str, ...]) -> Check | None:
         return None
     singles = frozenset(s[0].text for s in spellings if len(s) == 1 and not s[0].wildcard)
     checks: list[Check] = []
-    if len(singles) == 1:
+    if any(map(plain_cjk_character, singles)):
+        checks += [_contains(word, names) for word in sorted(singles)]
+    elif len(singles) == 1:
         (word,) = singles
         checks.append(lambda ev: word in ev.words_in(names))
     elif singles:
@@ -112,10 +114,12 @@ def _terms(node: Terms, names: tuple[str, ...]) -> Check | None:
 
 
 def _phrase(phrase: tuple[str, ...], joined: tuple[int, ...], names: tuple[str, ...]) -> Check:
+    if all(map(plain_cjk_character, phrase)):  # one regex search: no word set needed first
+        return lambda ev: any(ev.doc.field(n).has_phrase(phrase, joined) for n in names)
     words = frozenset(phrase)
     return lambda ev: (
         words.issubset(ev.words_in(names))
-        and any(_phrase_starts(ev.doc.field(n), phrase, joined) for n in names)
+        and any(ev.doc.field(n).has_phrase(phrase, joined) for n in names)
     )
 
 
@@ -157,10 +161,16 @@ def _one_exact_word(node: Node) -> str | None:
 
 
 def _word_count(word: str, count: int, names: tuple[str, ...]) -> Check:
-    return lambda ev: (
-        word in ev.words_in(names)
-        and (sum(ev.doc.field(n).words.count(word) for n in names) >= count)
-    )
+    present = _contains(word, names)
+    return lambda ev: present(ev) and sum(ev.doc.field(n).count(word) for n in names) >= count
+
+
+def _contains(word: str, names: tuple[str, ...]) -> Check:
+    """A word in any of these fields: one set lookup, but a CJK character asks each field
+    (`FieldText.has_word`), since simple CJK text makes its word set only when it must."""
+    if plain_cjk_character(word):
+        return lambda ev: any(ev.doc.field(n).has_word(word) for n in names)
+    return lambda ev: word in ev.words_in(names)
 
 
 def _all(checks: list[Check]) -> Check:
@@ -191,7 +201,7 @@ def _list(node: ListRef, names: tuple[str, ...]) -> Check:
             present = text.word_set
             for first in present & phrases.first_words:
                 for phrase in phrases.by_first[first]:
-                    if present.issuperset(phrase) and _phrase_starts(text, phrase):
+                    if present.issuperset(phrase) and text.phrase_starts(phrase):
                         return True
         return False
 
@@ -219,7 +229,7 @@ def compile_spans(node: Node) -> Spans | None:
             return lambda ev, text: {
                 (start, start + len(p) - 1)
                 for p, joined in phrases
-                for start in _phrase_starts(text, p, joined)
+                for start in text.phrase_starts(p, joined)
             }
         case Regex():
             return lambda ev, text: {(h.first, h.last) for h in ev.regex_hits(node, text)}
@@ -248,15 +258,3 @@ def _near(node: Near, ev: Evaluator, text: FieldText, left: set[Span], right: Sp
         return set()
     kept_left, kept_right = near_kept(node, text, left, right(ev, text))
     return {*kept_left, *kept_right}
-
-
-def _phrase_starts(
-    text: FieldText, phrase: tuple[str, ...], joined: tuple[int, ...] = ()
-) -> list[int]:
-    """Where a phrase of exact words starts; `joined` places must touch the word before."""
-    starts = text.occurrences(phrase[0])
-    if len(phrase) == 1:
-        return list(starts)
-    words, rest, n = text.words, list(phrase[1:]), len(phrase)
-    found = [s for s in starts if words[s + 1 : s + n] == rest]
-    return [s for s in found if text.joined(s, joined)] if joined and found else found

@@ -38,8 +38,9 @@ checks are skipped; watchlists of names are mostly rules of this kind.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import assert_never
 
@@ -62,7 +63,16 @@ from monitor.match.nodes import (
     children,
     joins,
 )
-from monitor.match.text import ALL_FIELDS, OTHER_FIELDS, TEXT_FIELDS, AnalyzedArticle, fold
+from monitor.match.text import (
+    ALL_FIELDS,
+    OTHER_FIELDS,
+    TEXT_FIELDS,
+    AnalyzedArticle,
+    FieldText,
+    fold,
+    pair_code,
+    plain_cjk_character,
+)
 
 Key = tuple[str, str]  # ("w", word) | ("p" | "e", prefix or suffix) | ("i" | "s", literal)
 # | ("b", two touching CJK characters)
@@ -73,6 +83,16 @@ COMMON = frozenset(
 )
 MIN_PREFIX = 2
 WORD_CACHE_LIMIT = 500_000  # distinct words remembered; news vocabulary repeats
+# In simple CJK text, making every neighbouring pair costs ~0.05 µs a character; trying
+# one of the index's pairs (are both characters among the text's words?) ~0.15 µs, and
+# looking for one that passes (`in`) ~3 µs in 1,000 characters. So the index's pairs are
+# tried one by one while they are fewer than a third of the text's characters, and those
+# that pass looked for while they are few.
+PAIRS_PER_CHARACTER = 1 / 3
+FEW_PAIRS_TO_FIND = 12
+# A simple CJK text's characters the index asks about are found by a regex, and only they
+# make Python objects, while they are up to this many (a set of all costs ~0.06 µs each)
+MAX_KNOWN_CHARACTERS = 1000
 
 
 def cost(key: Key) -> float:
@@ -197,6 +217,10 @@ class Presearcher:
     by_substring: dict[str, list[int]] = field(default_factory=dict)
     by_pair: dict[str, list[int]] = field(default_factory=dict)
     pair_keys: frozenset[str] = frozenset()  # by_pair's keys: a set meets a set fastest
+    # for simple CJK text: the pairs of two BMP characters, and as `pair_code`s
+    code_pairs: list[str] = field(default_factory=list)
+    pair_of_code: dict[int, str] = field(default_factory=dict)
+    pair_codes: frozenset[int] = frozenset()
     always: list[int] = field(default_factory=list)
     prefix_lengths: list[int] = field(default_factory=list)
     suffix_lengths: list[int] = field(default_factory=list)
@@ -215,6 +239,8 @@ class Presearcher:
     decides: dict[str, tuple[int, ...]] = field(default_factory=dict)
     leading: set[str] = field(default_factory=set)
     deciding: set[str] = field(default_factory=set)
+    # the CJK characters the index asks about (words, pairs, needs), if few enough to pay
+    cjk_characters: re.Pattern[str] | None = None
     infixes: ahocorasick.Automaton | None = None
     substrings: ahocorasick.Automaton | None = None
 
@@ -243,6 +269,12 @@ class Presearcher:
                 else:
                     index.decided_by_word.setdefault(word.text, []).append(position)
         index.pair_keys = frozenset(index.by_pair)
+        for pair in index.by_pair:
+            if (code := pair_code(pair)) is not None:
+                index.pair_of_code[code] = pair
+                index.code_pairs.append(pair)
+        index.pair_codes = frozenset(index.pair_of_code)
+        index.cjk_characters = _cjk_characters(index)
         index.prefix_lengths = sorted({len(p) for p in index.by_prefix})
         index.suffix_lengths = sorted({len(p) for p in index.by_suffix})
         index.infixes = _automaton(index.by_infix)
@@ -288,10 +320,26 @@ class Presearcher:
     def _find_pairs(self, doc: AnalyzedArticle, found: set[int]) -> None:
         """Rules anchored on a pair of touching CJK characters present in the article: the
         article's distinct pairs meet the index's in one set intersection."""
-        by_pair, keys = self.by_pair, self.pair_keys
         for name in ALL_FIELDS:
-            if not doc.raw(name).isascii():
-                found.update(*map(by_pair.__getitem__, doc.field(name).pairs & keys))
+            if doc.raw(name).isascii():
+                continue
+            text = doc.field(name)
+            pairs = self._simple_pairs(text) if text.simple_cjk else text.pairs & self.pair_keys
+            found.update(*map(self.by_pair.__getitem__, pairs))
+
+    def _simple_pairs(self, text: FieldText) -> list[str]:
+        """The index's pairs in a simple CJK text: when the index has few for the text's
+        length, and few of them have both characters among its words, each of those is
+        looked for (`in`, at C speed); else all the text's neighbouring pairs are made,
+        as ints, and met with the index's at once."""
+        pairs = self.code_pairs
+        if len(pairs) < len(text.text) * PAIRS_PER_CHARACTER:
+            known = self.cjk_characters
+            chars = text.word_set if known is None else text.words_among(known)
+            pairs = [p for p in pairs if p[0] in chars and p[1] in chars]
+            if len(pairs) <= FEW_PAIRS_TO_FIND:
+                return [p for p in pairs if p in text.lowered]
+        return list(map(self.pair_of_code.__getitem__, text.pair_codes & self.pair_codes))
 
     def _rules_decided_by(self, word: str) -> tuple[int, ...]:
         rules = list(self.decided_by_word.get(word, ()))
@@ -303,6 +351,26 @@ class Presearcher:
                     rules.append(rule)
         return tuple(rules)
 
+    def _words_in(self, doc: AnalyzedArticle) -> Callable[[tuple[str, ...]], set[str]]:
+        """How this search reads an article's words: `doc.words_in`, but in a simple CJK
+        field only the CJK characters the index asks about (and its Latin words): making a
+        set of all its characters costs more than the rest of the search of a small index."""
+        characters = self.cjk_characters
+        if characters is None or not any(doc.field(n).simple_cjk for n in TEXT_FIELDS):
+            return doc.words_in
+        cache: dict[tuple[str, ...], set[str]] = {}
+
+        def words_in(names: tuple[str, ...]) -> set[str]:
+            found = cache.get(names)
+            if found is None:
+                found = cache[names] = set().union(*(
+                    doc.field(n).words_among(characters) if n in TEXT_FIELDS
+                    else doc.words_in((n,)) for n in names
+                ))  # fmt: skip
+            return found
+
+        return words_in
+
     def candidates(self, doc: AnalyzedArticle) -> list[int]:
         """Positions of the rules worth evaluating on this article, in rule order."""
         return self.search(doc)[0]
@@ -313,8 +381,9 @@ class Presearcher:
         if len(self.seen) > WORD_CACHE_LIMIT:
             for known in (self.seen, self.leads, self.decides, self.leading, self.deciding):
                 known.clear()
+        words_in = self._words_in(doc)
         for fields in (TEXT_FIELDS, OTHER_FIELDS):  # set operations and map() loop in C
-            words = doc.words_in(fields)
+            words = words_in(fields)
             if not self.seen.issuperset(words):
                 self._learn(words - self.seen)
             hits = words & self.leading
@@ -327,13 +396,24 @@ class Presearcher:
             for _, rules in self.substrings.iter(doc.folded_text()):
                 found.update(rules)
         needs, candidates = self.needs, []
-        present = [doc.words_in(names) for names in self.need_fields]
+        present = [words_in(names) for names in self.need_fields]
         for rule in sorted(found):
             need = needs[rule]
             if need is None or need[1] <= present[need[0]]:
                 candidates.append(rule)
         decided.update(self.decided_by_needs.intersection(candidates))
         return candidates, decided
+
+
+def _cjk_characters(index: Presearcher) -> re.Pattern[str] | None:
+    """A regex of the CJK characters the index can ask a simple CJK text about, to find
+    only those; None if there are none, or so many that most of a text would be found."""
+    words = {*index.by_word, *index.decided_by_word, *itertools.chain(*index.code_pairs)}
+    words.update(*(need[1] for need in index.needs if need is not None))
+    characters = sorted(filter(plain_cjk_character, words))
+    if not characters or len(characters) > MAX_KNOWN_CHARACTERS:
+        return None
+    return re.compile("[" + "".join(characters) + "]")
 
 
 def _automaton(literals: dict[str, list[int]]) -> ahocorasick.Automaton | None:

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import operator
 import re
+import sys
 import unicodedata
+from array import array
 from bisect import bisect_left, bisect_right
+from collections.abc import Collection
 from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from itertools import compress, islice
 
 import regex
@@ -71,11 +74,22 @@ PLAIN_CJK_RUN = re.compile(f"[{PLAIN_CJK}]+")
 # Most Chinese and Japanese news is plain CJK characters, ASCII and CJK punctuation (none
 # of it a letter): such a text is split by one stdlib regex on its lower-cased form, as
 # fast as possible; anything else in it (ｶﾞ, ﬁ, é) takes the general `analyse_cjk`.
+CJK_PUNCTUATION = (
+    (0x3000, 0x3004), (0x3008, 0x3011), (0x3014, 0x301F), (0x30FB, 0x30FB), (0xFF01, 0xFF0F),
+    (0xFF1A, 0xFF20), (0xFF3B, 0xFF40), (0xFF5B, 0xFF65), (0x2010, 0x2027),
+)  # fmt: skip
 NOT_SIMPLE_CJK = re.compile(
-    f"[^\x00-\x7f{PLAIN_CJK}\u3000-\u3004\u3008-\u3011\u3014-\u301f\u30fb"
-    "\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65\u2010-\u2027]"
+    f"[^\x00-\x7f{PLAIN_CJK}" + "".join(f"{chr(a)}-{chr(b)}" for a, b in CJK_PUNCTUATION) + "]"
 )
 SIMPLE_CJK_RUN = re.compile(f"[{PLAIN_CJK}]+|[a-z0-9]+")  # each CJK character then a word
+# What separates words in simple CJK text, lower-cased: all but CJK characters and [a-z0-9]
+SIMPLE_SEPARATORS = frozenset(map(chr, range(128))) | frozenset(
+    chr(c) for first, last in CJK_PUNCTUATION for c in range(first, last + 1)
+)
+SIMPLE_GAP = f"[^{PLAIN_CJK}a-z0-9]*"
+# Two neighbouring characters of a BMP text as one int: their UTF-16 code units read as one
+# 32-bit number, all of a text's at C speed (`array`), a third of the cost of 2-char strings
+UTF16 = "utf-16-le" if sys.byteorder == "little" else "utf-16-be"
 # The other CJK characters (half-width katakana, compatibility ideographs) are folded
 # once each: a few thousand make up most texts, and a dict lookup is twice as fast as `fold`
 _FOLDED_UNITS: dict[str, str] = {}
@@ -114,6 +128,12 @@ def tokens(text: str) -> list[str]:
     if NOT_SIMPLE_CJK.search(text):
         return analyse_cjk(text)[0]
     return _simple_cjk_words(text.lower())
+
+
+def pair_code(pair: str) -> int | None:
+    """Two characters as `FieldText.pair_codes` has them; None if they are not two of the BMP."""
+    units = pair.encode(UTF16, "surrogatepass")
+    return array("I", units)[0] if len(units) == 4 and len(pair) == 2 else None
 
 
 def _simple_cjk_words(lowered: str, run_starts: set[int] | None = None) -> list[str]:
@@ -177,25 +197,43 @@ def analyse_cjk(text: str) -> tuple[list[str], list[int], list[int]]:
 
 @dataclass
 class FieldText:
-    """One field of one article: its words, and where sentences and paragraphs break."""
+    """One field of one article: its words, and where sentences and paragraphs break.
+
+    Simple CJK text (CJK characters, ASCII and CJK punctuation only) has three times the
+    words of English text of as many bytes, one per character, so it builds no word list
+    until a position is asked for, nor a set of them unless a rule needs it: the presearcher
+    asks about the CJK characters its index knows (`words_among`) and touching pairs (as
+    ints, `pair_codes`), a check about a character looks for it in the text, and a phrase
+    of CJK characters is one regex search over the lower-cased text.
+    """
 
     name: str
     text: str
-    words: list[str] = field(init=False)
-    simple_cjk: bool = field(init=False, default=False)  # CJK, ASCII and CJK punctuation only
-    _run_starts: set[int] = field(init=False, default_factory=set)  # for simple CJK text
+    simple_cjk: bool = field(init=False, default=False)
     _occurrences: dict[str, list[int]] = field(init=False, default_factory=dict)
+    _known: dict[re.Pattern[str], set[str]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         text = self.text
         if text.isascii() or not CJK.search(text):
-            self.words = tokens(text)
+            self.__dict__["words"] = tokens(text)
         elif NOT_SIMPLE_CJK.search(text):  # the spans come in the same pass
-            self.words, starts, ends = analyse_cjk(text)
+            self.__dict__["words"], starts, ends = analyse_cjk(text)
             self.__dict__["_spans"] = starts, ends
         else:
             self.simple_cjk = True
-            self.words = _simple_cjk_words(self.lowered, self._run_starts)
+
+    @cached_property
+    def words(self) -> list[str]:
+        """The folded words in order (made with the field unless it is simple CJK text)."""
+        return self._simple_words[0]
+
+    @cached_property
+    def _simple_words(self) -> tuple[list[str], set[int]]:
+        """Simple CJK text's words, and the positions of those that start a run: two CJK
+        characters touch exactly when the second does not start one."""
+        run_starts: set[int] = set()
+        return _simple_cjk_words(self.lowered, run_starts), run_starts
 
     @cached_property
     def _spans(self) -> tuple[list[int], list[int]]:
@@ -223,7 +261,44 @@ class FieldText:
     @cached_property
     def word_set(self) -> set[str]:
         """The distinct words. Never modified."""
-        return set(self.words)
+        if not self.simple_cjk:
+            return set(self.words)
+        # its distinct characters less the separators, and its runs of [a-z0-9], all in C
+        found = set(self.lowered)
+        found -= SIMPLE_SEPARATORS
+        found.update(self._ascii_words)
+        return found
+
+    def has_word(self, word: str) -> bool:
+        """`word in word_set`, but in simple CJK text whose set is not made yet, a CJK
+        character is looked for in the text (`in`, at C speed) and any other word among
+        its Latin ones: the set costs a Python object per character, and rules that ask
+        about a few characters need none."""
+        if not self.simple_cjk or "word_set" in self.__dict__:
+            return word in self.word_set
+        return word in self.lowered if plain_cjk_character(word) else word in self._ascii_words
+
+    def has_words(self, words: frozenset[str]) -> bool:
+        """Every one of `words` in the field (`has_word` each, in simple CJK text)."""
+        return all(map(self.has_word, words)) if self.simple_cjk else words <= self.word_set
+
+    def words_among(self, characters: re.Pattern[str]) -> set[str]:
+        """The words of the field that the presearcher can ask about, when it knows which CJK
+        characters those are (`characters`): all of them where the field is not simple CJK
+        or its word set is made; else those characters in it, and its [a-z0-9] runs."""
+        if not self.simple_cjk or "word_set" in self.__dict__:
+            return self.word_set
+        found = self._known.get(characters)
+        if found is None:
+            found = self._known[characters] = set(characters.findall(self.lowered))
+            found.update(self._ascii_words)
+        return found
+
+    @cached_property
+    def _ascii_words(self) -> list[str]:
+        """Simple CJK text's runs of [a-z0-9]: the rest is made `?` by `encode`, then a space."""
+        ascii_only = self.lowered.encode("ascii", "replace").translate(ASCII_FOLD)
+        return ascii_only.decode("ascii").split()
 
     def occurrences(self, word: str) -> list[int]:
         """Where a word stands (its first MAX_OCCURRENCES places). Rules ask about few of an
@@ -238,6 +313,42 @@ class FieldText:
                         position = words.index(word, position + 1)
                         found.append(position)
         return found
+
+    def phrase_starts(self, phrase: tuple[str, ...], joined: tuple[int, ...] = ()) -> list[int]:
+        """Where a phrase of exact words starts; `joined` places must touch the word before.
+        In simple CJK text, a phrase of CJK characters that is not there costs no word list."""
+        pattern = self._cjk_pattern(phrase, joined)
+        if pattern is not None and pattern.search(self.lowered) is None:
+            return []
+        starts = self.occurrences(phrase[0])
+        if len(phrase) == 1:
+            return list(starts)
+        words, rest, n = self.words, list(phrase[1:]), len(phrase)
+        found = [s for s in starts if words[s + 1 : s + n] == rest]
+        return [s for s in found if self.joined(s, joined)] if joined and found else found
+
+    def count(self, word: str) -> int:
+        """How often a word stands in the field (a C-speed count of a CJK character in simple
+        CJK text, where every one is a word)."""
+        if self.simple_cjk and plain_cjk_character(word):
+            return self.lowered.count(word)
+        return self.words.count(word)
+
+    def has_phrase(self, phrase: tuple[str, ...], joined: tuple[int, ...] = ()) -> bool:
+        """Whether `phrase_starts` finds any, without positions where a regex can tell (all
+        but a field with more than MAX_OCCURRENCES of the first, where those after count not)."""
+        pattern = self._cjk_pattern(phrase, joined)
+        if pattern is not None:
+            if pattern.search(self.lowered) is None:
+                return False
+            if self.lowered.count(phrase[0]) <= MAX_OCCURRENCES:
+                return True
+        return bool(self.phrase_starts(phrase, joined))
+
+    def _cjk_pattern(
+        self, phrase: tuple[str, ...], joined: tuple[int, ...]
+    ) -> re.Pattern[str] | None:
+        return _cjk_phrase(phrase, joined) if self.simple_cjk else None
 
     @cached_property
     def vocabulary(self) -> list[str]:
@@ -266,30 +377,53 @@ class FieldText:
         """Whether the words at `start + k`, for each k in `joins`, touch the word before
         them (no character between): a CJK term's characters stand side by side."""
         if self.simple_cjk:  # no spans needed: joined words are CJK characters
-            return self._run_starts.isdisjoint([start + k for k in joins])
+            return self._simple_words[1].isdisjoint([start + k for k in joins])
         starts, ends = self.starts, self.ends
         return all(starts[start + k] == ends[start + k - 1] for k in joins)
 
     @cached_property
     def pairs(self) -> set[str]:
         """Every two touching words, concatenated (the CJK bigrams the presearcher looks
-        up), and some pairs no anchor asks for: a Latin word touching a CJK character, and
-        in plain CJK text any two neighbouring characters, punctuation included."""
+        up), and some pairs no anchor asks for: a Latin word touching a CJK character.
+        Not for simple CJK text, whose pairs are `pair_codes`."""
         if self.text.isascii():
             return set()
-        if self.simple_cjk:
-            # every CJK character is a word here, so two side by side in the text touch;
-            # the other neighbours (punctuation, ASCII) make pairs no anchor asks for
-            lowered = self.lowered
-            return set(map(operator.add, lowered, islice(lowered, 1, None)))
         words, starts, ends = self.words, self.starts, self.ends
         # every pair of neighbours, kept where the second starts as the first ends (in C)
         neighbours = map(operator.add, words, islice(words, 1, None))
         return set(compress(neighbours, map(operator.eq, islice(starts, 1, None), ends)))
 
+    @cached_property
+    def pair_codes(self) -> set[int]:
+        """Simple CJK text's touching pairs as `pair_code`s: every two neighbouring characters
+        (every CJK character is a word, so two side by side touch; the other neighbours,
+        punctuation and ASCII, make codes no anchor asks for). All BMP, so no surrogates."""
+        units = self.lowered.encode(UTF16)
+        even, odd = len(units) // 4 * 4, (len(units) - 2) // 4 * 4
+        found = set(array("I", units[:even]))  # pairs from characters 0, 2, 4...
+        found.update(array("I", units[2 : 2 + odd]))  # and from 1, 3, 5...
+        return found
+
     def position_at(self, offset: int) -> int:
         """The word at or after a character offset (for regex hits)."""
         return max(0, bisect_right(self.starts, offset) - 1) if self.starts else 0
+
+
+def plain_cjk_character(word: str) -> bool:
+    """A CJK character that is a word of its own in simple CJK text."""
+    return len(word) == 1 and PLAIN_CJK_RUN.match(word) is not None
+
+
+@lru_cache(maxsize=100_000)
+def _cjk_phrase(phrase: tuple[str, ...], joined: tuple[int, ...]) -> re.Pattern[str] | None:
+    """A phrase of single plain CJK characters as a regex over simple CJK text, lower-cased;
+    None for any other phrase. Compiled once per phrase: rules repeat them."""
+    if not all(map(plain_cjk_character, phrase)):
+        return None
+    pattern = re.escape(phrase[0])
+    for k in range(1, len(phrase)):
+        pattern += ("" if k in joined else SIMPLE_GAP) + re.escape(phrase[k])
+    return re.compile(pattern)
 
 
 def _sentence_breaks(text: str) -> list[int]:
@@ -336,13 +470,17 @@ class AnalyzedArticle:
         if found is None:
             if len(names) == 1:
                 found = self.field(names[0]).word_set
-            else:  # author, url and source are seldom read by rules: no FieldText for them
-                found = set().union(*(
-                    self.field(name).words if name in TEXT_FIELDS else tokens(self.raw(name))
-                    for name in names
-                ))  # fmt: skip
+            else:
+                found = set().union(*map(self._words_of, names))
             self._words[names] = found
         return found
+
+    def _words_of(self, name: str) -> Collection[str]:
+        """A field's words for a union: a simple CJK field's set, since it has no list."""
+        if name not in TEXT_FIELDS:  # author, url and source are seldom read: no FieldText
+            return tokens(self.raw(name))
+        text = self.field(name)
+        return text.word_set if text.simple_cjk else text.words
 
     def raw(self, name: str) -> str:
         """A field's text as the article has it (authors joined by commas)."""

@@ -6,15 +6,24 @@ rule sets run with and without the presearcher, which indexes touching pairs.
 
 import json
 import random
+import re
 import time
 
 import pytest
 
 from monitor.article import Article
+from monitor.match import presearch
 from monitor.match.decide import compile_check
 from monitor.match.engine import Evaluator
 from monitor.match.query import QueryError, parse_query
-from monitor.match.text import TEXT_FIELDS, AnalyzedArticle, FieldText, is_cjk, tokens
+from monitor.match.text import (
+    TEXT_FIELDS,
+    AnalyzedArticle,
+    FieldText,
+    is_cjk,
+    pair_code,
+    tokens,
+)
 from tests.builders import assert_linear
 from tests.match.test_presearch import agree_on, rules_folder
 
@@ -253,3 +262,113 @@ def test_touching_characters_are_found_alike_with_and_without_spans():
             if is_cjk(field.words[p]) and is_cjk(field.words[p - 1]):
                 touching = field.starts[p] == field.ends[p - 1]
                 assert field.joined(p - 1, (1,)) is touching, (text, p)
+
+
+# ---- simple CJK text: no word list or set until asked, pairs as ints ------------------------
+
+
+CJK_QUERIES = ["出口管制", "镓 OR 锗", '"出口 管制"', "芬太尼 NEAR/3 (关税 OR 加征)",
+               "出口 -管制", "英伟达H20", "ATLEAST/2 镓", "ATLEAST/2 出口", "稀土 AND h20",
+               "title:公告", '"关税 加征" NEAR/s 芬太尼', "镓锗 OR 锗镓", "出 ONEAR/1 口"]  # fmt: skip
+CJK_PIECES = ["出口", "管制", "，", "镓", "锗", "。", "芬太尼", "关税", "加征", "英伟达", "H20",
+              " ", "稀土", "公告", "\n\n", "出", "口", "　", "a1"]  # fmt: skip
+
+
+def cjk_articles(seed: int, count: int) -> list[Article]:
+    rng = random.Random(seed)
+    return [
+        Article("wire", title=rng.choice(["公告", "", "商务部公告", "Notice 出口"]),
+                body="".join(rng.choice(CJK_PIECES) for _ in range(rng.randint(0, 40))))
+        for _ in range(count)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("pairs_per_character", "few_to_find", "max_known"),
+    [
+        (0, 0, 0),  # every neighbouring pair made as ints; the full word set
+        (1e9, 10**6, 10**6),  # each indexed pair tried and looked for; only known characters
+        (1e9, 0, 10**6),  # each pair tried, too many pass: the ints after all
+    ],
+)
+def test_every_way_of_finding_pairs_and_characters_agrees_with_the_reference(
+    tmp_path, monkeypatch, pairs_per_character, few_to_find, max_known
+):
+    monkeypatch.setattr(presearch, "PAIRS_PER_CHARACTER", pairs_per_character)
+    monkeypatch.setattr(presearch, "FEW_PAIRS_TO_FIND", few_to_find)
+    monkeypatch.setattr(presearch, "MAX_KNOWN_CHARACTERS", max_known)
+    rules = rules_folder(tmp_path, CJK_QUERIES, ["英伟达", "Huawei"])
+    assert (rules.presearcher.cjk_characters is None) is (max_known == 0)
+    assert agree_on(rules, cjk_articles(9, 300)) > 300
+
+
+def test_pair_codes_are_the_neighbouring_pairs():
+    rng = random.Random(6)
+    for _ in range(200):
+        text = "".join(rng.choice(CJK_PIECES) for _ in range(rng.randint(0, 12)))
+        field = FieldText("body", text)
+        if field.simple_cjk:
+            lowered = text.lower()
+            pairs = {lowered[i : i + 2] for i in range(len(lowered) - 1)}
+            assert field.pair_codes == {pair_code(p) for p in pairs}, text
+    assert pair_code("出口") is not None
+    assert pair_code("出") is None and pair_code("出口管") is None and pair_code("𠀀口") is None
+
+
+def test_simple_cjk_text_makes_its_word_list_only_for_positions():
+    field = FieldText("body", "商务部决定对镓、锗实施出口管制。H20芯片 a1")
+    assert field.simple_cjk
+    assert field.has_word("镓") and not field.has_word("铁") and field.has_word("h20")
+    assert field.has_phrase(("出", "口", "管", "制"), (1, 3))
+    assert not field.has_phrase(("镓", "锗"), (1,)) and field.has_phrase(("镓", "锗"), ())
+    assert field.phrase_starts(("管", "出"), (1,)) == []
+    assert field.count("镓") == 1
+    assert "words" not in field.__dict__ and "word_set" not in field.__dict__
+    assert field.word_set == set(field.words) == set(tokens(field.text))
+    assert field.phrase_starts(("出", "口", "管", "制"), (1, 3)) == [10]
+    assert field.has_word("h20") and not field.has_word("铁")
+
+
+def test_known_characters_are_the_words_the_index_asks_about():
+    field = FieldText("body", "出口管制，镓锗。H20 a1")
+    known = FieldText("body", field.text).words_among(re.compile("[镓铁]"))
+    assert known == {"镓", "h20", "a1"}
+    assert field.word_set == {"出", "口", "管", "制", "镓", "锗", "h20", "a1"}
+    assert field.words_among(re.compile("[镓铁]")) is field.word_set  # made: all of it
+
+
+def test_a_megabyte_of_han_through_the_presearcher_costs_linear_time(tmp_path):
+    rules = rules_folder(tmp_path, CJK_QUERIES, ["英伟达"])
+    rng = random.Random(7)
+    pool = [chr(0x4E00 + i) for i in range(3000)]
+
+    def shape(size: int) -> str:
+        return "".join(rng.choice(pool) for _ in range(size - 4)) + "出口管制"
+
+    def run(text: object) -> object:
+        return rules.match(Article("wire", title="", body=str(text)))
+
+    assert_linear(run, shape)
+    text = shape(1_000_000)
+    assert "r0" in [m.rule.id for m in run(text)]
+    assert agree_on(rules, [Article("wire", title="", body=text)])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "出口\ud800管制\udfff镓\ue000锗\U000f0000稀土",  # surrogates, private use
+        "ﾃｽﾄ　テスト出口　管制",  # half-width katakana, ideographic spaces
+        "出口\u3000管制，镓\uff0c锗",
+        "𠀀出口管制𠀀镓",  # a character beyond the BMP: no pair codes for it
+    ],
+)
+def test_bad_inputs_agree_with_the_reference(tmp_path, body):
+    rules = rules_folder(tmp_path, CJK_QUERIES, ["英伟达"])
+    agree_on(rules, [Article("wire", title=body[:3], body=body)])
+
+
+def test_a_phrase_past_the_counted_occurrences_of_its_first_character_is_not_found():
+    text = "出" * 10_001 + "口"  # the evaluator counts the first MAX_OCCURRENCES of 出
+    assert not matches("出口", text) and not matches('"出 口"', text)
+    assert matches("出口", "出口" + text)
