@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from monitor.config import Config
 from monitor.match import RuleSet
@@ -52,6 +53,11 @@ HEADERS = [
 STATIC = {"style.css": "text/css; charset=utf-8", "playground.js": "text/javascript"}
 ALERT_PATH = re.compile(r"^/alerts/(\d{1,18})$")
 RETRY_PATH = re.compile(r"^/alerts/(\d{1,18})/retry$")
+DB_AWAY = "the state database cannot be reached now; the daemon's log says more"
+
+
+class Unavailable(Exception):
+    """The state cannot be read now: its database is away, or the page is stopping."""
 
 
 @dataclass
@@ -86,22 +92,59 @@ class WebApp:
         self.token = config.web_token
         self.secret = secrets.token_bytes(32)  # per process: a restart ends every form
         self.lock = threading.Lock()  # the store's connection serves one thread at a time
+        self.closed = False
+        # each secret as written and as HTML-escaped (in a filter's Markup), the longest first
+        hidden = {piece for s in config.secrets() for piece in (s, str(escape(s)))}
+        ordered = sorted(hidden, key=len, reverse=True)
+        self.hidden = re.compile("|".join(map(re.escape, ordered))) if ordered else None
         self.env = Environment(
             loader=PackageLoader("monitor.web", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
             trim_blocks=True,
             lstrip_blocks=True,
+            finalize=self.shown,
         )
         self.env.filters.update(pages.FILTERS)
 
+    def shown(self, value: Any) -> Any:
+        """Each value a template prints, with the config's secrets as ***: a stored error
+        (a plugin source's exception quoting its URL and key) is shown as `status` prints it.
+        A filter's Markup (`join` escapes as it joins) stays Markup."""
+        if self.hidden is None or not isinstance(value, str):
+            return value
+        text = self.hidden.sub("***", value)
+        return Markup(text) if isinstance(value, Markup) else text
+
     def close(self) -> None:
-        self.store.close()
+        """After this, a request still in flight (the listener's threads outlive its stop)
+        gets a 503, not a read on a closed connection."""
+        with self.lock:
+            self.closed = True
+            self.store.close()
 
     def read(self, work: Callable[..., T], *args: Any) -> T:
-        """Run a read (or the retry) on the page's own connection, one thread at a time;
-        a shared database that went away is reconnected (Store.again_if_lost)."""
+        """Run a read (or the retry) on the page's own connection, one thread at a time.
+
+        A shared database that went away is reconnected once; if it is still away the
+        page says so at once (Unavailable). Store.again_if_lost would wait up to two
+        minutes holding this lock, and every other page would queue behind it."""
         with self.lock:
-            return self.store.again_if_lost(work, self.store.db, *args)
+            if self.closed:
+                raise Unavailable("the page is stopping; reload it in a moment")
+            db = self.store.db
+            try:
+                return work(db, *args)
+            except Exception as exc:
+                if not db.lost(exc):
+                    raise
+            try:
+                db.reconnect()
+                return work(db, *args)
+            except Exception as exc:
+                if not db.lost(exc):
+                    raise
+                log.warning("the web page cannot read the state: %s", str(exc).strip()[:200])
+                raise Unavailable(DB_AWAY) from None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request(
@@ -112,22 +155,25 @@ class WebApp:
         )
         try:
             response = self.route(request)
+        except Unavailable as exc:
+            response = self.page("error.html", "503 Service Unavailable", message=str(exc))
         except Exception:  # a bug or a database error: logged here, never shown on the page
             log.exception("the web page failed on %s", request.path)
             message = "something went wrong; the daemon's log says what"
             response = self.page("error.html", "500 Internal Server Error", message=message)
-        headers = [("Content-Type", response.content_type), *HEADERS, *response.extra]
+        length = ("Content-Length", str(len(response.body)))
+        headers = [("Content-Type", response.content_type), length, *HEADERS, *response.extra]
         start_response(response.status, headers)
-        return [response.body]
+        return [] if request.method == "HEAD" else [response.body]  # HEAD: the headers alone
 
     def route(self, request: Request) -> Response:
         path, method = request.path, request.method
-        if method == "POST":
-            if found := RETRY_PATH.match(path):
+        if found := RETRY_PATH.match(path):
+            if method == "POST":
                 return self.retry(request, int(found[1]))
-            return self.page("error.html", "405 Method Not Allowed", message="read-only page")
+            return self.not_allowed("POST", "the retry is a POST from the alert's page")
         if method not in ("GET", "HEAD"):
-            return self.page("error.html", "405 Method Not Allowed", message="GET only")
+            return self.not_allowed("GET, HEAD", "read-only page")
         if path == "/":
             return Response("303 See Other", b"", extra=(("Location", "/alerts"),))
         if path.startswith("/static/"):
@@ -152,6 +198,11 @@ class WebApp:
             **context, nav=template.removesuffix(".html"), actions=self.token is not None
         )
         return Response(status, html.encode())
+
+    def not_allowed(self, allow: str, message: str) -> Response:
+        response = self.page("error.html", "405 Method Not Allowed", message=message)
+        response.extra = (("Allow", allow),)
+        return response
 
     def static(self, name: str) -> Response:
         if name not in STATIC:

@@ -8,9 +8,13 @@ Stored articles are read newest first, in batches, at most MAX_ARTICLES.
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import asdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
+
+import regex
 
 from monitor.alerts import make_snippet
 from monitor.article import Article
@@ -18,9 +22,9 @@ from monitor.errors import Problem, did_you_mean
 from monitor.match import Match, Rule, RuleSet
 from monitor.match.engine import Evaluator, Hit
 from monitor.match.explain import tree
-from monitor.match.nodes import ListRef, Node, nodes_of
+from monitor.match.nodes import ListRef, Node, Regex, nodes_of
 from monitor.match.query import QueryError, parse_query
-from monitor.match.text import ALL_FIELDS, TEXT_FIELDS
+from monitor.match.text import ALL_FIELDS, TEXT_FIELDS, AnalyzedArticle, FieldText
 from monitor.store import views
 from monitor.web.pages import segments
 
@@ -32,8 +36,37 @@ MAX_TEXT = 100_000
 MAX_DAYS = 90
 MAX_ARTICLES = 1000  # stored articles read for one playground run, newest first (bench/web.py)
 SHOWN = 20  # matching stored articles listed with their highlights
-BUDGET = 5.0  # seconds a playground run may spend matching stored articles
+BUDGET = 5.0  # seconds a playground run may spend matching (its text, or stored articles)
 DEFAULT_FIELDS = ("title", "summary", "body")
+
+
+@dataclass
+class BudgetedEvaluator(Evaluator):
+    """An evaluator whose regexes stop at a deadline, as if each timed out.
+
+    A pasted query may hold a couple of hundred regexes that backtrack: each runs
+    to regex_timeout on each field, which was half a minute of work for one GET.
+    The daemon's rules are written by the desk; the playground's by whoever
+    reaches the page."""
+
+    deadline: float = math.inf
+
+    def regex_matches(self, node: Regex, text: FieldText) -> Iterator[regex.Match[str]]:
+        if time.monotonic() > self.deadline:
+            self.timeouts.append(node.source)
+            return iter(())
+        return super().regex_matches(node, text)
+
+
+@dataclass
+class BudgetedRules(RuleSet):
+    """A rule set whose evaluators share one deadline: the playground run's."""
+
+    deadline: float = math.inf
+
+    def evaluator(self, article: Article) -> Evaluator:
+        doc = AnalyzedArticle(article)
+        return BudgetedEvaluator(doc, self.lists, self.regex_timeout, deadline=self.deadline)
 
 
 def problems_in(query: str, rules: RuleSet) -> tuple[Node | None, list[Problem]]:
@@ -101,7 +134,7 @@ def run_playground(app: WebApp, query: dict[str, str]) -> dict[str, Any]:
                     query_text=form["query"])  # fmt: skip
     else:
         return context  # an empty form: nothing to run yet
-    single = RuleSet([rule], rules.lists, rules.regex_timeout)
+    single = BudgetedRules([rule], rules.lists, rules.regex_timeout)
     context["rule"] = rule
     context["semantic_note"] = rule.about is not None
     if form["text"].strip():
@@ -119,9 +152,11 @@ def _days(text: str) -> int:
         return 0
 
 
-def on_text(rules: RuleSet, rule: Rule, text: str) -> dict[str, Any]:
+def on_text(rules: BudgetedRules, rule: Rule, text: str) -> dict[str, Any]:
     """The pasted text as an article (first line the headline, the rest the body): whether
-    the query matches, its explain tree, and each field with the hits marked."""
+    the query matches, its explain tree, each field with the hits marked, and the regexes
+    that timed out (the daemon would skip the rule on such an article)."""
+    rules.deadline = time.monotonic() + BUDGET
     title, _, body = text.strip().partition("\n")
     article = Article("playground", title=title.strip(), body=body.strip())
     evaluator = rules.evaluator(article)
@@ -130,6 +165,7 @@ def on_text(rules: RuleSet, rule: Rule, text: str) -> dict[str, Any]:
         "matched": result.matched,
         "tree": tree(evaluator, rule.root, rule.fields),
         "fields": marked_fields(evaluator, result.hits if result.matched else ()),
+        "timeouts": sorted(set(evaluator.timeouts)),
     }
 
 
@@ -146,9 +182,10 @@ def marked_fields(evaluator: Evaluator, hits: tuple[Hit, ...] | list[Hit]) -> li
     return shown
 
 
-def on_stored(app: WebApp, rules: RuleSet, days: int) -> dict[str, Any]:
+def on_stored(app: WebApp, rules: BudgetedRules, days: int) -> dict[str, Any]:
     """A backtest over the newest stored articles of the last `days` days."""
     started = time.perf_counter()
+    rules.deadline = time.monotonic() + BUDGET
     since = time.time() - days * views.DAY
     total = app.read(views.count_articles_since, since)
     articles = app.read(lambda db: list(views.recent_articles(db, since, MAX_ARTICLES)))
