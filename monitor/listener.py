@@ -23,6 +23,7 @@ from pydantic import BeforeValidator
 from monitor.errors import Problem, UserError
 
 LOOPBACK = "127.0.0.1"
+IDLE_TIMEOUT = 60.0  # seconds a connection may wait for the rest of a request
 EXPECTED = "expected a port (9464) or host:port (127.0.0.1:9464, [::1]:9464)"
 HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 StartResponse = Callable[..., Any]
@@ -87,6 +88,10 @@ class _Server6(_Server):
 
 
 class _QuietHandler(WSGIRequestHandler):
+    # A client that connects and sends nothing (or half a request) frees its thread
+    # after this long, so idle connections cannot pile up threads for months.
+    timeout = IDLE_TIMEOUT
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 

@@ -237,3 +237,23 @@ def test_a_secret_in_a_stored_error_is_hidden_as_status_hides_it(site):
     assert TOKEN not in body
     joined = client.get("/playground", query=f'"{TOKEN}"', text=TOKEN).body  # `join`'s Markup
     assert "✓ &#34;***&#34;" in joined and TOKEN not in joined
+
+
+def test_an_idle_connection_is_closed_and_frees_its_thread(tmp_path, monkeypatch):
+    """300 half-sent requests held 300 threads for ever; each now ends after IDLE_TIMEOUT."""
+    from monitor import listener as listener_module
+
+    assert listener_module._QuietHandler.timeout == listener_module.IDLE_TIMEOUT <= 300
+    monkeypatch.setattr(listener_module._QuietHandler, "timeout", 0.5)  # not a minute here
+    app = lambda environ, start_response: []  # noqa: E731 - never reached
+    listener = Listener(("127.0.0.1", 0), app, "test")
+    try:
+        with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as sock:
+            sock.sendall(b"GET /alerts HTTP/1.1\r\n")  # and nothing more
+            assert sock.recv(65536) == b""  # closed by the server, not by our timeout
+        assert wait_for(
+            lambda: not any("process_request" in t.name for t in threading.enumerate()),
+            timeout=5,
+        )
+    finally:
+        listener.stop()
