@@ -25,7 +25,7 @@ from collections.abc import Collection
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from itertools import compress, islice
+from itertools import accumulate, compress, islice
 
 import regex
 
@@ -87,6 +87,8 @@ SIMPLE_SEPARATORS = frozenset(map(chr, range(128))) | frozenset(
     chr(c) for first, last in CJK_PUNCTUATION for c in range(first, last + 1)
 )
 SIMPLE_GAP = f"[^{PLAIN_CJK}a-z0-9]*"
+# Simple CJK text less its CJK characters: runs of [a-z0-9] (words) and of separators
+SIMPLE_NON_CJK_SPLIT = re.compile(f"([a-z0-9]+|[^{PLAIN_CJK}a-z0-9]+)")
 # Two neighbouring characters of a BMP text as one int: their UTF-16 code units read as one
 # 32-bit number, all of a text's at C speed (`array`), a third of the cost of 2-char strings
 UTF16 = "utf-16-le" if sys.byteorder == "little" else "utf-16-be"
@@ -201,10 +203,12 @@ class FieldText:
 
     Simple CJK text (CJK characters, ASCII and CJK punctuation only) has three times the
     words of English text of as many bytes, one per character, so it builds no word list
-    until a position is asked for, nor a set of them unless a rule needs it: the presearcher
-    asks about the CJK characters its index knows (`words_among`) and touching pairs (as
-    ints, `pair_codes`), a check about a character looks for it in the text, and a phrase
-    of CJK characters is one regex search over the lower-cased text.
+    unless a Latin word's or a wildcard's position is asked for, nor a set of them unless a
+    rule needs it: the presearcher asks about the CJK characters its index knows
+    (`words_among`) and touching pairs (as ints, `pair_codes`), a check about a character
+    looks for it in the text, a phrase of CJK characters is one regex search over the
+    lower-cased text, and their positions (NEAR) are their character offsets less the
+    characters before them that start no word, counted per run of those (`_skipped`).
     """
 
     name: str
@@ -302,9 +306,13 @@ class FieldText:
 
     def occurrences(self, word: str) -> list[int]:
         """Where a word stands (its first MAX_OCCURRENCES places). Rules ask about few of an
-        article's words, so each is found by `list.index` at C speed when first asked."""
+        article's words, so each is found by `list.index` at C speed when first asked; a
+        CJK character of simple CJK text by `str.find`, which needs no word list."""
         found = self._occurrences.get(word)
         if found is None:
+            if self.simple_cjk and plain_cjk_character(word):
+                found = self._occurrences[word] = self._positions(self._offsets(word))
+                return found
             found = self._occurrences[word] = []
             if word in self.word_set:
                 words, position = self.words, -1
@@ -318,14 +326,44 @@ class FieldText:
         """Where a phrase of exact words starts; `joined` places must touch the word before.
         In simple CJK text, a phrase of CJK characters that is not there costs no word list."""
         pattern = self._cjk_pattern(phrase, joined)
-        if pattern is not None and pattern.search(self.lowered) is None:
-            return []
+        if pattern is not None:
+            if pattern.search(self.lowered) is None:
+                return []
+            if self.lowered.count(phrase[0]) <= MAX_OCCURRENCES:  # every start counts
+                overlapping = _cjk_phrase_starts(phrase, joined)
+                return self._positions([m.start() for m in overlapping.finditer(self.lowered)])
         starts = self.occurrences(phrase[0])
         if len(phrase) == 1:
             return list(starts)
         words, rest, n = self.words, list(phrase[1:]), len(phrase)
         found = [s for s in starts if words[s + 1 : s + n] == rest]
         return [s for s in found if self.joined(s, joined)] if joined and found else found
+
+    def _offsets(self, character: str) -> list[int]:
+        """Where a character stands in the lower-cased text (its first MAX_OCCURRENCES)."""
+        found: list[int] = []
+        offset, find = -1, self.lowered.find
+        while len(found) < MAX_OCCURRENCES and (offset := find(character, offset + 1)) != -1:
+            found.append(offset)
+        return found
+
+    def _positions(self, offsets: list[int]) -> list[int]:
+        """The word positions of words of simple CJK text starting at these character offsets,
+        in order: each offset less the characters before it that start no word."""
+        skipped_at, skipped = self._skipped
+        return [o - skipped[bisect_right(skipped_at, o)] for o in offsets]
+
+    @cached_property
+    def _skipped(self) -> tuple[list[int], list[int]]:
+        """Where each run of [a-z0-9] or separators of simple CJK text ends, and how many
+        characters before each end start no word (all a separator run's, all but the first
+        of a Latin word's), with 0 first: all in C (`split`, `map`), one item per run."""
+        parts = SIMPLE_NON_CJK_SPLIT.split(self.lowered)  # CJK, run, CJK, run, ..., CJK
+        ends = list(islice(accumulate(map(len, parts)), 1, None, 2))
+        runs = parts[1::2]
+        first_starts_word = map(str.isalnum, map(operator.itemgetter(0), runs))
+        skipped = accumulate(map(operator.sub, map(len, runs), first_starts_word), initial=0)
+        return ends, list(skipped)
 
     def count(self, word: str) -> int:
         """How often a word stands in the field (a C-speed count of a CJK character in simple
@@ -424,6 +462,16 @@ def _cjk_phrase(phrase: tuple[str, ...], joined: tuple[int, ...]) -> re.Pattern[
     for k in range(1, len(phrase)):
         pattern += ("" if k in joined else SIMPLE_GAP) + re.escape(phrase[k])
     return re.compile(pattern)
+
+
+@lru_cache(maxsize=100_000)
+def _cjk_phrase_starts(phrase: tuple[str, ...], joined: tuple[int, ...]) -> re.Pattern[str]:
+    """A plain CJK phrase's first character with the rest as a lookahead: `finditer` then
+    gives every start, overlapping ones too, at the speed of a search for one character."""
+    pattern = _cjk_phrase(phrase, joined)
+    assert pattern is not None
+    first = re.escape(phrase[0])
+    return re.compile(first + f"(?={pattern.pattern[len(first) :]})")
 
 
 def _sentence_breaks(text: str) -> list[int]:

@@ -17,9 +17,11 @@ from monitor.match.decide import compile_check
 from monitor.match.engine import Evaluator
 from monitor.match.query import QueryError, parse_query
 from monitor.match.text import (
+    MAX_OCCURRENCES,
     TEXT_FIELDS,
     AnalyzedArticle,
     FieldText,
+    analyse_cjk,
     is_cjk,
     pair_code,
     tokens,
@@ -372,3 +374,63 @@ def test_a_phrase_past_the_counted_occurrences_of_its_first_character_is_not_fou
     text = "出" * 10_001 + "口"  # the evaluator counts the first MAX_OCCURRENCES of 出
     assert not matches("出口", text) and not matches('"出 口"', text)
     assert matches("出口", "出口" + text)
+
+
+# ---- simple CJK text: word positions from character offsets ---------------------------------
+
+
+def reference_phrase_starts(text: str, phrase: tuple[str, ...], joined: tuple[int, ...]):
+    """Where a phrase starts, from the general path's words and spans (`analyse_cjk`)."""
+    words, starts, ends = analyse_cjk(text)
+    n = len(phrase)
+    return [
+        s
+        for s in range(len(words) - n + 1)
+        if tuple(words[s : s + n]) == phrase
+        and all(starts[s + k] == ends[s + k - 1] for k in joined)
+    ]
+
+
+def test_positions_from_character_offsets_agree_with_the_word_list():
+    """A simple CJK text finds a character's places and a phrase's starts with `str.find` and
+    a regex, and makes word positions of their offsets: the same as the general path's."""
+    rng = random.Random(11)
+    pieces = [*CJK_PIECES, "出出", "ab cd", "、", "ー", "カナ", "x", "  ", "Q3，"]
+    characters = ["出", "口", "镓", "锗", "ー", "カ", "关"]
+    checked = 0
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        if not FieldText("body", text).simple_cjk:
+            continue
+        words = analyse_cjk(text)[0]
+        for _ in range(6):
+            n = rng.randint(1, 3)
+            phrase = tuple(rng.choice(characters) for _ in range(n))
+            for joined in ((), tuple(range(1, n)), tuple(k for k in range(1, n) if k % 2)):
+                field = FieldText("body", text)
+                expected = reference_phrase_starts(text, phrase, joined)
+                assert field.phrase_starts(phrase, joined) == expected, (text, phrase, joined)
+                assert field.has_phrase(phrase, joined) is bool(expected)
+                assert "words" not in field.__dict__  # no word list was made
+                checked += len(expected)
+        for character in characters:
+            field = FieldText("body", text)
+            expected = [p for p, word in enumerate(words) if word == character]
+            assert field.occurrences(character) == expected, (text, character)
+    assert checked > 300
+
+
+def test_near_hits_in_simple_cjk_text_keep_exact_spans():
+    """Latin words and separators between: positions count words, spans stay characters."""
+    body = "H20 芯片，出口管制。ab cd 镓、锗 x 出口"
+    assert FieldText("body", body).simple_cjk
+    assert hits("镓 NEAR/2 出口", body) == [(18, 19, "镓"), (24, 26, "出口")]
+    assert not matches("镓 NEAR/1 出口", body)  # 锗 and x between
+    assert hits('"出口 管制" NEAR/0 芯片', body) == [(4, 6, "芯片"), (7, 11, "出口管制")]
+    assert matches("ab NEAR/1 镓", body) and not matches("ab NEAR/0 镓", body)
+    assert matches("h20 NEAR/4 管制", body) and not matches("h20 NEAR/3 管制", body)
+
+
+def test_a_character_counts_its_first_occurrences_as_places():
+    field = FieldText("body", "，" + "出" * (MAX_OCCURRENCES + 5))
+    assert field.occurrences("出") == list(range(MAX_OCCURRENCES))
