@@ -209,7 +209,7 @@ class Daemon:
                 misfire_grace_time=max(1, int(interval)),
             )
         scheduler.add_job(
-            self._dispatch,
+            _quiet(self._dispatch),
             "interval",
             id="dispatch",
             seconds=self.config.defaults.dispatch_interval,
@@ -224,9 +224,9 @@ class Daemon:
             seconds=RETENTION_EVERY,
             next_run_time=now,
         )
-        scheduler.add_job(self._check_rules, "interval", id="rules", seconds=RULES_CHECK)
+        scheduler.add_job(_quiet(self._check_rules), "interval", id="rules", seconds=RULES_CHECK)
         scheduler.add_job(
-            self._beat, "interval", id="heartbeat", seconds=HEARTBEAT, next_run_time=now
+            _quiet(self._beat), "interval", id="heartbeat", seconds=HEARTBEAT, next_run_time=now
         )
         if self.websub:
             await self.websub.load()
@@ -442,6 +442,18 @@ class Daemon:
         self.in_flight.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("job failed", exc_info=task.exception())
+
+
+def _quiet(job: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], Coroutine[Any, Any, None]]:
+    """A job that may be cut short at shutdown: APScheduler cancels running jobs when it
+    stops and logs the CancelledError as a failure with its traceback; here a stop is
+    simply a stop. Work that must finish goes through `Daemon._tracked` instead."""
+
+    async def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await job()
+
+    return run
 
 
 def _handing_to(loop: asyncio.AbstractEventLoop, action: Callable[[], None]) -> Any:
