@@ -112,8 +112,8 @@ class Pipeline:
         if (
             state.primed
             and result.window
-            and len(result.articles) >= GAP_MIN_ITEMS
-            and len(fresh) == len(result.articles)
+            and result.listed >= GAP_MIN_ITEMS
+            and len(fresh) == result.listed
         ):
             _warn_gap(source.id, result.articles, settings)
         if state.error_streak:
@@ -126,7 +126,7 @@ class Pipeline:
             note = "" if state.primed or settings.backfill else " (first poll: recorded as seen)"
             log.info(
                 "%d items, %d new, %d alerts queued in %.2fs%s",
-                len(result.articles),
+                result.listed,
                 len(recorded),
                 queued,
                 time.monotonic() - started,
@@ -182,7 +182,7 @@ class Pipeline:
             )
         return recorded + await store.call(
             record_poll, store, source_id, result.cursor, result.articles, items[last:],
-            self.policy, len(recorded),
+            self.policy, len(recorded), keys=result.item_keys, unchanged=result.unchanged,
         )  # fmt: skip
 
     def _evaluate_all(self, chunk: list[Article], alert_from: datetime | None) -> list[NewArticle]:

@@ -13,7 +13,7 @@ offers: seen ids, the cluster reads, the alert history a placement needs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -56,7 +56,13 @@ class UnitOfWork(Protocol):
     def enqueue(self, alert: Alert, cluster_id: str, placement: Placement) -> None: ...
 
     def finish_poll(
-        self, source_id: str, cursor: dict[str, Any], items: Sequence[Article], new_count: int
+        self,
+        source_id: str,
+        cursor: dict[str, Any],
+        items: Sequence[Article],
+        new_count: int,
+        keys: Sequence[str] = (),
+        unchanged: Mapping[str, str] | None = None,
     ) -> None: ...
 
 
@@ -106,16 +112,21 @@ def record_poll(
     new: Sequence[NewArticle],
     policy: AlertPolicy | None = None,
     recorded_before: int = 0,
+    *,
+    keys: Sequence[str] = (),
+    unchanged: Mapping[str, str] | None = None,
 ) -> list[NewArticle]:
     """Record articles, queue their alerts and advance the source, all in one commit.
 
     A crash before the commit leaves nothing half-done: the next poll sees the
-    same items as new again. The items become the source's latest listing
-    (retention forgets only what no source shows any more). `recorded_before`
-    counts what `record_articles` recorded earlier in this poll. Returns what
-    was actually recorded.
+    same items as new again. The items, and those `unchanged` since the last
+    poll, become the source's latest listing (retention forgets only what no
+    source shows any more). `recorded_before` counts what `record_articles`
+    recorded earlier in this poll. Returns what was actually recorded.
     """
     with store.unit_of_work() as work:
         recorded = record_new(work, new, policy)
-        work.finish_poll(source_id, cursor, items, recorded_before + len(recorded))
+        work.finish_poll(
+            source_id, cursor, items, recorded_before + len(recorded), keys, unchanged or {}
+        )
     return recorded

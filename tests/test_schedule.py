@@ -30,7 +30,7 @@ from monitor.schedule import (
     retry_at,
 )
 from monitor.sources import rss as rss_module
-from monitor.sources.rss import RssConfig, parse_feed, publisher_wait
+from monitor.sources.rss import RssConfig, publisher_wait, read_feed
 from monitor.store import SourceState, open_store
 from tests.builders import feed_source, items, run_once, start_daemon, stop, wait_for
 from tests.servers import Route, rss
@@ -332,16 +332,16 @@ def test_an_etag_that_changes_every_poll_over_the_same_items_is_cheap(workspace,
     config, rules = load_all(workspace.config)
     parsed = []
 
-    def counting_parse(*args):
+    def counting_read(*args):
         parsed.append(args)
-        return parse_feed(*args)
+        return read_feed(*args)
 
     async def poll_once() -> None:
         daemon = Daemon(config, rules, once=True)
         await daemon.run_once()
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(rss_module, "parse_feed", counting_parse)
+        patch.setattr(rss_module, "read_feed", counting_read)
         for n in range(4):
             feed_server.routes["/feed.xml"] = Route(body, etag=f'"e{n}"')
             asyncio.run(poll_once())

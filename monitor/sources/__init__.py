@@ -167,6 +167,16 @@ class PollResult:
     # The articles are a moving window of the latest items (a feed): if every one of them
     # is new, items may have slid out unseen. A folder of files has no such window.
     window: bool = False
+    # A feed's items by their exact bytes (rss.py): each article's item key (empty, or one
+    # an article), and the items the last poll read, not read again (item key -> stored
+    # id). The store keeps both in the cursor, as `items`, with the source's listing.
+    item_keys: list[str] = field(default_factory=list)
+    unchanged: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def listed(self) -> int:
+        """How many items the source showed: those read and those known unchanged."""
+        return len(self.articles) + len(self.unchanged)
 
 
 @dataclass(frozen=True)

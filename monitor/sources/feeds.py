@@ -17,7 +17,9 @@ accepts a huge tree; the bytes are parsed as given (the same size caps apply).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
+from collections.abc import Container
 from typing import Any
 
 from feedparser.datetimes import _parse_date
@@ -78,6 +80,28 @@ def _parser() -> etree.XMLParser:
 
 def fast_entries(data: bytes, content_type: str = "") -> list[dict[str, Any]]:
     """The entries of a plain UTF-8 RSS 2.0 feed as feedparser makes them, or Unsupported."""
+    return [_entry(item) for item in _items(data, content_type)]
+
+
+def keyed_entries(
+    data: bytes, content_type: str = "", known: Container[str] = frozenset()
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """Each item's key (a digest of its exact bytes) and entry, or Unsupported; the entry is
+    None for an item whose key is `known` (read at the last poll: reading it again is most
+    of a poll's cost when one item of fifty is new)."""
+    return [
+        (key, None if key in known else _entry(item))
+        for item in _items(data, content_type)
+        for key in (_item_key(item),)
+    ]
+
+
+def _item_key(item: etree._Element) -> str:
+    return hashlib.blake2b(etree.tostring(item, with_tail=False), digest_size=10).hexdigest()
+
+
+def _items(data: bytes, content_type: str) -> list[etree._Element]:
+    """The item elements of a plain UTF-8 RSS 2.0 feed, or Unsupported."""
     if not data.startswith(b"<"):
         raise Unsupported("not markup at the start")  # BOMs, gzip, leading space
     mime, _, _ = content_type.partition(";")
@@ -107,7 +131,7 @@ def fast_entries(data: bytes, content_type: str = "") -> list[dict[str, Any]]:
         raise Unsupported("items outside the channel")
     for element in root.iter(etree.Entity):
         raise Unsupported(f"entity {element}")
-    return [_entry(item) for item in items]
+    return items
 
 
 def _text(element: etree._Element) -> str:

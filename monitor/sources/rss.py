@@ -15,6 +15,8 @@ import calendar
 import hashlib
 import html
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -31,7 +33,7 @@ from monitor.sources import (
     fetch_for,
     network_floor,
 )
-from monitor.sources.feeds import Unsupported, fast_entries
+from monitor.sources.feeds import Unsupported, keyed_entries
 from monitor.sources.fulltext import new_with_full_text, remembered
 
 FEED_ACCEPT = (
@@ -86,14 +88,26 @@ class RssSource:
         wait = max(result.max_age, feed_wait)
         if digest == cursor.get("body"):
             return PollResult([], new_cursor, not_modified=True, wait_hint=wait)
-        # Parsing a large feed takes seconds of CPU: off the event loop.
-        articles = await asyncio.to_thread(parse_feed, result.body, self.id, result.content_type)
+        # Parsing a large feed takes seconds of CPU: off the event loop. The items of the last
+        # poll are not read again, but with full text, whose `known` needs every item's id.
+        known = {} if self.config.full_text else _item_ids(cursor.get("items"))
+        read = await asyncio.to_thread(read_feed, result.body, self.id, result.content_type, known)
+        articles = read.articles
         if self.config.full_text:
             articles = await new_with_full_text(
                 articles, cursor, self.fetcher, self.config, deadline
             )
             new_cursor["known"] = remembered(articles)
-        return PollResult(articles, new_cursor, window=True, wait_hint=wait)
+        return PollResult(articles, new_cursor, window=True, wait_hint=wait,
+                          item_keys=read.keys, unchanged=read.unchanged)  # fmt: skip
+
+
+def _item_ids(value: object) -> dict[str, str]:
+    """The cursor's `items` (item key -> stored id, written by the store with the listing);
+    anything else, as after an upgrade, is no items."""
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 _FIRST_ITEM = re.compile(rb"<(?:\w+:)?(?:item|entry)[\s>]")
@@ -153,14 +167,44 @@ def find_hub(body: bytes, links: dict[str, str], feed_url: str) -> dict[str, str
 
 def parse_feed(data: bytes, source_id: str, content_type: str = "") -> list[Article]:
     """Every entry of a feed document as an Article; SourceError if it is not a feed."""
-    try:
-        entries: list[Any] = fast_entries(data, content_type)
-    except Unsupported:  # not plain RSS 2.0, or not sure to read it as feedparser would
-        entries = _feedparser_entries(data, content_type)
-    except Exception:  # a bug of the fast path must not lose a feed feedparser can read
-        entries = _feedparser_entries(data, content_type)
+    return read_feed(data, source_id, content_type).articles
+
+
+@dataclass(frozen=True)
+class FeedItems:
+    """A feed read against the items of the last poll (`known`: item key -> stored id)."""
+
+    articles: list[Article]  # the items not known, each read
+    keys: list[str]  # each article's item key; empty when feedparser read the feed
+    unchanged: dict[str, str]  # the known items' keys and stored ids, not read again
+
+
+def read_feed(
+    data: bytes, source_id: str, content_type: str = "", known: Mapping[str, str] | None = None
+) -> FeedItems:
+    """The feed's items; those the fast path finds byte for byte in `known` are not read
+    again. SourceError if it is not a feed."""
+    known = known or {}
     fetched = datetime.now(UTC)
-    return [a for a in (_article(e, source_id, fetched) for e in entries) if a]
+    keyed: list[tuple[str, dict[str, Any] | None]] | None
+    try:
+        keyed = keyed_entries(data, content_type, known)
+    except Unsupported:  # not plain RSS 2.0, or not sure to read it as feedparser would
+        keyed = None
+    except Exception:  # a bug of the fast path must not lose a feed feedparser can read
+        keyed = None
+    if keyed is None:
+        entries = _feedparser_entries(data, content_type)
+        articles = [a for a in (_article(e, source_id, fetched) for e in entries) if a]
+        return FeedItems(articles, [], {})
+    articles, keys, unchanged = [], [], {}
+    for key, entry in keyed:
+        if entry is None:
+            unchanged[key] = known[key]
+        elif article := _article(entry, source_id, fetched):
+            articles.append(article)
+            keys.append(key)
+    return FeedItems(articles, keys, unchanged)
 
 
 def _feedparser_entries(data: bytes, content_type: str) -> list[Any]:

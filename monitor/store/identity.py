@@ -46,10 +46,10 @@ def unseen(db: Database, articles: Sequence[Article]) -> list[Article]:
     return list(fresh.values())
 
 
-def stored_ids(db: Database, articles: Sequence[Article]) -> set[str]:
-    """The ids of the stored articles these are (`Known.stored_id` of each of `identities`)."""
+def each_stored_id(db: Database, articles: Sequence[Article]) -> list[str | None]:
+    """The id of the stored article each one is, or None (`Known.stored_id` of `identities`)."""
     known = Known(db)
-    return {i for a in known.identities(articles) if (i := known.stored_id(a)) is not None}
+    return [known.stored_id(a) for a in known.identities(articles)]
 
 
 def identities(db: Database, articles: Sequence[Article]) -> list[Article]:

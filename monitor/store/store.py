@@ -16,7 +16,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -383,23 +383,41 @@ class PollWork:
         self.history.enqueue(alert, cluster_id, placement, self.now)
 
     def finish_poll(
-        self, source_id: str, cursor: dict[str, Any], items: Sequence[Article], new_count: int
+        self,
+        source_id: str,
+        cursor: dict[str, Any],
+        items: Sequence[Article],
+        new_count: int,
+        keys: Sequence[str] = (),
+        unchanged: Mapping[str, str] | None = None,
     ) -> None:
-        """The items become the source's listing; the source is advanced."""
-        self._record_listing(source_id, items)
-        source_rows.record_success(self.db, source_id, cursor, self.now, len(items), new_count)
+        """The items, and those unchanged since the last poll, become the source's listing;
+        the source is advanced. With item keys (a feed's items by their bytes) the cursor's
+        `items` maps each to its stored id, so the next poll need not read them again:
+        written in the same commit as the listing, it never names an item not recorded."""
+        unchanged = unchanged or {}
+        stored = self._record_listing(source_id, items, unchanged)
+        if keys:
+            known = {key: id for key, id in zip(keys, stored, strict=True) if id is not None}
+            cursor = cursor | {"items": known | dict(unchanged)}
+        count = len(items) + len(unchanged)
+        source_rows.record_success(self.db, source_id, cursor, self.now, count, new_count)
 
-    def _record_listing(self, source_id: str, items: Sequence[Article]) -> None:
-        """Make `items` the source's latest listing and mark them shown now.
+    def _record_listing(
+        self, source_id: str, items: Sequence[Article], unchanged: Mapping[str, str]
+    ) -> list[str | None]:
+        """Make `items` and the `unchanged` ones the source's latest listing and mark them
+        shown now; returns each item's stored id.
 
         A poll with no items (a 304, an unchanged body, an empty feed, a folder
         with nothing new) keeps the listing it had: a feed that is quiet for
         months still lists its items, and they must stay seen.
         """
-        if not items:
-            return
+        if not items and not unchanged:
+            return []
         db, now, marks = self.db, self.now, identity.marks
-        shown = identity.stored_ids(db, items)
+        stored = identity.each_stored_id(db, items)
+        shown = {id for id in stored if id is not None} | set(unchanged.values())
         rows = db.execute("SELECT article_id FROM listings WHERE source_id = ?", (source_id,))
         listed = {row[0] for row in rows}
         for chunk in identity.chunks(sorted(listed - shown)):
@@ -417,6 +435,7 @@ class PollWork:
             " WHERE id IN (SELECT article_id FROM listings WHERE source_id = ?)",
             (now, source_id),
         )
+        return stored
 
 
 def _utc(timestamp: float) -> datetime:

@@ -1,7 +1,7 @@
 """Seen detection read in batches (`identity.Known`) decides as the per-article queries do.
 
 Randomized stores and polls (guids, links, titles and texts shared across three
-sources), on both engines: `unseen`, `identities` and `stored_ids` against the
+sources), on both engines: `unseen`, `identities` and `each_stored_id` against the
 per-article `guid_reused`, `stored_id` and `note_shared_link`, log lines included.
 """
 
@@ -183,8 +183,7 @@ def test_batched_seen_detection_decides_as_the_per_article_one(store, caplog, se
                     assert {each, read} <= matching(db, article)
                     if db.name.endswith(".db"):  # SQLite's order: the same id
                         assert read == each
-            shown = {batched.stored_id(a) for a in known} - {None}
-            assert identity.stored_ids(db, batch) == shown
+            assert identity.each_stored_id(db, batch) == [batched.stored_id(a) for a in known]
             fresh, lines = logged(caplog, lambda b=batch: identity.unseen(db, b))
             fresh_each, lines_each = logged(caplog, lambda b=batch: unseen_each(db, b))
             assert fresh == fresh_each
@@ -207,7 +206,7 @@ def test_a_poll_larger_than_one_chunk_is_read_whole(store):
     by_link = [Article("a", title="Edited", url=f"https://x.org/{n}") for n in range(1200)]
     fresh = Article("a", title="New", body="New", url="https://x.org/new", guid="new")
     assert store.unseen([*stored, *by_text, *by_link, fresh]) == [fresh]
-    assert identity.stored_ids(store.db, by_text) == {a.id for a in stored}
+    assert identity.each_stored_id(store.db, by_text) == [a.id for a in stored]
 
 
 @pytest.mark.parametrize("seed", range(3))
