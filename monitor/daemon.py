@@ -70,6 +70,7 @@ SCHEDULED_TASK: contextvars.ContextVar[asyncio.Task[Any] | None] = contextvars.C
     "scheduled_task", default=None
 )
 STOP_GRACE = 10.0
+JOB_LOGGER = "apscheduler.executors.default"  # where APScheduler logs a job's failure
 RULES_CHECK = 2.0  # seconds between looks at the rule files
 RETENTION_EVERY = 6 * 3600.0
 START_RATE = 20.0  # first polls a second after a start
@@ -127,6 +128,7 @@ class Daemon:
         self.in_flight: set[asyncio.Task[Any]] = set()
         self.stopping = False
         self.scheduler = AsyncIOScheduler(timezone=UTC)  # started by run_forever
+        logging.getLogger(JOB_LOGGER).addFilter(_not_a_stop)  # once: the same filter
         self.behind_said = float("-inf")  # when "falling behind" was last logged
         self.settings = {source.id: settings for source, settings in self.sources}
         self.websub = self._websub() if config.push and not once else None
@@ -209,7 +211,7 @@ class Daemon:
                 misfire_grace_time=max(1, int(interval)),
             )
         scheduler.add_job(
-            _quiet(self._dispatch),
+            self._dispatch,
             "interval",
             id="dispatch",
             seconds=self.config.defaults.dispatch_interval,
@@ -224,9 +226,9 @@ class Daemon:
             seconds=RETENTION_EVERY,
             next_run_time=now,
         )
-        scheduler.add_job(_quiet(self._check_rules), "interval", id="rules", seconds=RULES_CHECK)
+        scheduler.add_job(self._check_rules, "interval", id="rules", seconds=RULES_CHECK)
         scheduler.add_job(
-            _quiet(self._beat), "interval", id="heartbeat", seconds=HEARTBEAT, next_run_time=now
+            self._beat, "interval", id="heartbeat", seconds=HEARTBEAT, next_run_time=now
         )
         if self.websub:
             await self.websub.load()
@@ -444,16 +446,12 @@ class Daemon:
             log.error("job failed", exc_info=task.exception())
 
 
-def _quiet(job: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], Coroutine[Any, Any, None]]:
-    """A job that may be cut short at shutdown: APScheduler cancels running jobs when it
-    stops and logs the CancelledError as a failure with its traceback; here a stop is
-    simply a stop. Work that must finish goes through `Daemon._tracked` instead."""
-
-    async def run() -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            await job()
-
-    return run
+def _not_a_stop(record: logging.LogRecord) -> bool:
+    """APScheduler cancels the jobs running or about to start when it shuts down, and logs
+    each as a failed job with a traceback; a stop is not a failure. (A filter, as a job's
+    own code never runs when it is cancelled before it starts.) Work that must finish
+    goes through `Daemon._tracked`."""
+    return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
 
 
 def _handing_to(loop: asyncio.AbstractEventLoop, action: Callable[[], None]) -> Any:

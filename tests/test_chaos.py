@@ -102,8 +102,19 @@ class Daemons:
         """Exit codes of daemons that stopped on their own (none should)."""
         return [code for p in self.processes if (code := p.poll()) is not None]
 
+    def all_started(self) -> bool:
+        """Has every daemon written a line since its start? From then on a SIGTERM is kept
+        (monitor/start.py); before the interpreter reaches our code, none can be."""
+        for log in self.logs:
+            log.flush()
+            text = Path(log.name).read_text(errors="replace")
+            if not text.rpartition("---- started at")[2].strip().count("\n"):
+                return False
+        return True
+
     def stop(self) -> list[int | None]:
         """SIGTERM every daemon; their exit codes (None: still running after 20 s, killed)."""
+        wait_for(self.all_started, timeout=60)
         for process in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)

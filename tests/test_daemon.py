@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 
 from monitor.store import open_store
@@ -355,3 +356,36 @@ def status(workspace):
         capture_output=True, text=True, cwd=ROOT,
     )  # fmt: skip
     return result.stdout
+
+
+LOADING = (
+    "import os, signal, sys\n"
+    "from monitor import start\n"
+    "start.keep()\n"
+    "os.kill(os.getpid(), signal.SIGTERM)  # while the program is still loading\n"
+    "sys.argv = ['trade-monitor', *sys.argv[1:]]\n"
+    "sys.exit(start.main())\n"
+)
+
+
+def test_a_sigterm_while_the_program_loads_stops_the_daemon_once_it_runs(workspace, feed_server):
+    """Seen in CI: a daemon restarted and stopped at once died by the signal (exit -15)."""
+    workspace.write_config([feed_source(feed_server.add("/f.xml", Route(rss([]))))])
+    done = subprocess.run(
+        [sys.executable, "-c", LOADING, "run", "--config",
+         str(workspace.config)],
+        cwd=workspace.root, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "stopped" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_any_other_command_gets_a_signal_kept_while_loading_at_once(workspace):
+    done = subprocess.run(
+        [sys.executable, "-c", LOADING, "check", "--config",
+         str(workspace.config)],
+        cwd=workspace.root, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGTERM, done.stderr

@@ -21,7 +21,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from monitor import __version__
+from monitor import __version__, start
 from monitor.cli import authoring, catalog, run, stored, web
 from monitor.cli.common import (
     config_option,
@@ -39,6 +39,8 @@ __all__ = ["echo", "load_all", "main", "parser", "read_config"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command is not run.cmd_run:
+        start.release()  # signals kept since the program started act now (monitor/start.py)
     setup_logging(getattr(args, "log_format", "text"), getattr(args, "log_level", "INFO"))
     try:
         code = int(args.command(args))

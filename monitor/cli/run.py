@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 
+from monitor import start
 from monitor.cli.common import config_path, load_all
 
 log = logging.getLogger("monitor")
@@ -22,11 +22,14 @@ def add_commands(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    # A SIGTERM while the config and rules load and the store opens (seconds, on a busy
-    # machine) is kept and honoured once the daemon runs, not a death by signal.
+    # A SIGTERM while the program loads, the config and rules load and the store opens
+    # (seconds, on a busy machine) is kept and honoured once the daemon runs, not a death
+    # by signal (monitor/start.py). `--once` ends by itself: signals act as usual.
     early: list[int] = []
-    for signum in (signal.SIGTERM, signal.SIGINT) if not args.once else ():
-        signal.signal(signum, lambda number, frame: early.append(number))
+    if args.once:
+        start.release()
+    else:
+        early = start.keep()
     from monitor.daemon import run
 
     config, rules = load_all(config_path(args))
