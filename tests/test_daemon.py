@@ -368,24 +368,22 @@ LOADING = (
 )
 
 
-def test_a_sigterm_while_the_program_loads_stops_the_daemon_once_it_runs(workspace, feed_server):
-    """Seen in CI: a daemon restarted and stopped at once died by the signal (exit -15)."""
-    workspace.write_config([feed_source(feed_server.add("/f.xml", Route(rss([]))))])
-    done = subprocess.run(
-        [sys.executable, "-c", LOADING, "run", "--config",
-         str(workspace.config)],
+def signalled_while_loading(workspace, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", LOADING, command, "--config", str(workspace.config)],
         cwd=workspace.root, capture_output=True, text=True, timeout=60,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
+
+
+def test_a_sigterm_while_the_program_loads_stops_the_daemon_once_it_runs(workspace, feed_server):
+    """Seen in CI: a daemon restarted and stopped at once died by the signal (exit -15)."""
+    workspace.write_config([feed_source(feed_server.add("/f.xml", Route(rss([]))))])
+    done = signalled_while_loading(workspace, "run")
     assert done.returncode == 0, done.stderr
     assert "stopped" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_any_other_command_gets_a_signal_kept_while_loading_at_once(workspace):
-    done = subprocess.run(
-        [sys.executable, "-c", LOADING, "check", "--config",
-         str(workspace.config)],
-        cwd=workspace.root, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+    done = signalled_while_loading(workspace, "check")
     assert done.returncode == -signal.SIGTERM, done.stderr
