@@ -60,9 +60,10 @@ def stored(workspace):
 
 
 def test_one_new_item_is_the_only_one_read_and_the_rest_stay_listed(workspace, polls):
-    first = polls(rss(items(0, 5)))
+    old, new = items(0, 5), items(5, 1)  # made once: each item's pubDate is the time made
+    first = polls(rss(old))
     assert (len(first.articles), first.unchanged) == (5, {})
-    read = polls(rss(items(5, 1) + items(0, 5)))
+    read = polls(rss(new + old))
     assert [a.title for a in read.articles] == ["Nvidia story 5"]
     assert len(read.unchanged) == 5
     cursor, listing, alerts = stored(workspace)
@@ -84,8 +85,9 @@ def test_an_edited_item_is_read_again_and_a_dropped_one_leaves_the_listing(works
 
 
 def test_nothing_read_when_only_the_channel_changed(workspace, polls):
-    polls(rss(items(0, 3)))
-    read = polls(rss(items(0, 3), title="Renamed feed"))
+    feed = items(0, 3)
+    polls(rss(feed))
+    read = polls(rss(feed, title="Renamed feed"))
     assert (read.articles, len(read.unchanged)) == ([], 3)
     _, listing, alerts = stored(workspace)
     assert len(listing) == 3 and alerts == 3
@@ -109,7 +111,7 @@ def test_item_keys_see_the_item_bytes_only():
     again = read_feed(edited, "s", known=known)
     assert [a.summary for a in again.articles] == ["Nvidia item number 1!"]
     assert len(again.unchanged) == 2
-    twice = rss(items(0, 1) + items(0, 1))
+    twice = rss(items(0, 1) * 2)
     assert len(set(read_feed(twice, "s").keys)) == 1
 
 
