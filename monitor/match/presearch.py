@@ -76,6 +76,7 @@ from monitor.match.text import (
 
 Key = tuple[str, str]  # ("w", word) | ("p" | "e", prefix or suffix) | ("i" | "s", literal)
 # | ("b", two touching CJK characters)
+Need = tuple[int, frozenset[str], frozenset[str]]
 COMMON = frozenset(
     "a an and are as at be been but by for from has have he her his in is it its of on or "
     "that the their they this to was were which will with would said says say new not no "
@@ -83,16 +84,19 @@ COMMON = frozenset(
 )
 MIN_PREFIX = 2
 WORD_CACHE_LIMIT = 500_000  # distinct words remembered; news vocabulary repeats
-# In simple CJK text, making every neighbouring pair costs ~0.05 µs a character; trying
-# one of the index's pairs (are both characters among the text's words?) ~0.15 µs, and
-# looking for one that passes (`in`) ~3 µs in 1,000 characters. So the index's pairs are
-# tried one by one while they are fewer than a third of the text's characters, and those
-# that pass looked for while they are few.
-PAIRS_PER_CHARACTER = 1 / 3
-FEW_PAIRS_TO_FIND = 12
-# A simple CJK text's characters the index asks about are found by a regex, and only they
-# make Python objects, while they are up to this many (a set of all costs ~0.06 µs each)
+# In simple CJK text, looking for one of the index's pairs (`in`) costs ~1.9 µs in 1,000
+# characters, and making every neighbouring pair as an int to meet the index's ~0.06 µs a
+# character: both grow with the text, so the pairs are looked for one by one while the
+# index has up to 30 of them, whatever the text's length.
+FEW_PAIRS_TO_FIND = 30
+# A simple CJK text's characters that lead to or decide rules are found by a regex, and only
+# they make Python objects, while the index has up to this many (a set of all of a text's
+# characters costs ~0.1 µs each; the regex ~0.02 µs a character, and more per one found)
 MAX_KNOWN_CHARACTERS = 1000
+# ...and while the text fields have up to this many characters: each character a candidate
+# needs is then looked for in the text (~0.3 µs in 1,000 characters), and a longer text
+# has more candidates too, so past a few thousand characters a set of all costs less
+MAX_SCANNED_LENGTH = 5000
 
 
 def cost(key: Key) -> float:
@@ -226,8 +230,9 @@ class Presearcher:
     suffix_lengths: list[int] = field(default_factory=list)
     decided_by_word: dict[str, list[int]] = field(default_factory=dict)
     decided_by_prefix: dict[str, list[tuple[int, Word]]] = field(default_factory=dict)
-    # per rule: the words it needs, and where (an index into `need_fields`), or None
-    needs: list[tuple[int, frozenset[str]] | None] = field(default_factory=list)
+    # per rule: where (an index into `need_fields`) the words it needs are, those words, and
+    # which of them are plain CJK characters (`_cjk_in`); None if it needs none
+    needs: list[Need | None] = field(default_factory=list)
     need_fields: list[tuple[str, ...]] = field(default_factory=list)
     decided_by_needs: set[int] = field(default_factory=set)
     # which rules a word leads to (and decides) never changes, so it is worked out once
@@ -239,7 +244,7 @@ class Presearcher:
     decides: dict[str, tuple[int, ...]] = field(default_factory=dict)
     leading: set[str] = field(default_factory=set)
     deciding: set[str] = field(default_factory=set)
-    # the CJK characters the index asks about (words, pairs, needs), if few enough to pay
+    # the CJK characters that lead to or decide rules, if few enough to pay
     cjk_characters: re.Pattern[str] | None = None
     infixes: ahocorasick.Automaton | None = None
     substrings: ahocorasick.Automaton | None = None
@@ -281,16 +286,15 @@ class Presearcher:
         index.substrings = _automaton(index.by_substring)
         return index
 
-    def _needs(
-        self, root: Node, fields: tuple[str, ...], keys: set[Key] | None
-    ) -> tuple[int, frozenset[str]] | None:
+    def _needs(self, root: Node, fields: tuple[str, ...], keys: set[Key] | None) -> Need | None:
         """What a candidate must contain, unless nothing is known or its anchor says it all."""
         names, words = plain_fields(fields), necessary_words(root)
         if not names or not words or keys == {("w", word) for word in words}:
             return None
         if names not in self.need_fields:
             self.need_fields.append(names)
-        return self.need_fields.index(names), words
+        characters = frozenset(filter(plain_cjk_character, words))
+        return self.need_fields.index(names), words, characters
 
     def _learn(self, words: set[str]) -> None:
         self.seen.update(words)
@@ -328,18 +332,11 @@ class Presearcher:
             found.update(*map(self.by_pair.__getitem__, pairs))
 
     def _simple_pairs(self, text: FieldText) -> list[str]:
-        """The index's pairs in a simple CJK text: when the index has few for the text's
-        length, and few of them have both characters among its words, each of those is
-        looked for (`in`, at C speed); else all the text's neighbouring pairs are made,
-        as ints, and met with the index's at once."""
-        pairs = self.code_pairs
-        if len(pairs) < len(text.text) * PAIRS_PER_CHARACTER:
-            known = self.cjk_characters
-            chars = text.word_set if known is None else text.words_among(known)
-            pairs = [p for p in pairs if p[0] in chars and p[1] in chars]
-            if len(pairs) <= FEW_PAIRS_TO_FIND:
-                return [p for p in pairs if p in text.lowered]
-        return list(map(self.pair_of_code.__getitem__, text.pair_codes & self.pair_codes))
+        """The index's pairs in a simple CJK text: each looked for (`in`, at C speed) when the
+        index has few, else all the text's neighbouring pairs met with the index's as ints."""
+        if len(self.code_pairs) <= FEW_PAIRS_TO_FIND:
+            return [p for p in self.code_pairs if p in text.lowered]
+        return list(map(self.pair_of_code.__getitem__, text.pair_codes_among(self.pair_codes)))
 
     def _rules_decided_by(self, word: str) -> tuple[int, ...]:
         rules = list(self.decided_by_word.get(word, ()))
@@ -351,13 +348,16 @@ class Presearcher:
                     rules.append(rule)
         return tuple(rules)
 
-    def _words_in(self, doc: AnalyzedArticle) -> Callable[[tuple[str, ...]], set[str]]:
+    def _words_in(self, doc: AnalyzedArticle) -> tuple[Callable[[tuple[str, ...]], set[str]], bool]:
         """How this search reads an article's words: `doc.words_in`, but in a simple CJK
-        field only the CJK characters the index asks about (and its Latin words): making a
-        set of all its characters costs more than the rest of the search of a small index."""
+        field only the CJK characters that lead to or decide rules (and its Latin words), and
+        then True: making a set of all its characters costs more than the rest of the search,
+        and the other characters a rule needs are looked for in the text (`_cjk_in`)."""
         characters = self.cjk_characters
         if characters is None or not any(doc.field(n).simple_cjk for n in TEXT_FIELDS):
-            return doc.words_in
+            return doc.words_in, False
+        if sum(len(doc.raw(n)) for n in TEXT_FIELDS) > MAX_SCANNED_LENGTH:
+            return doc.words_in, False
         cache: dict[tuple[str, ...], set[str]] = {}
 
         def words_in(names: tuple[str, ...]) -> set[str]:
@@ -369,7 +369,7 @@ class Presearcher:
                 ))  # fmt: skip
             return found
 
-        return words_in
+        return words_in, True
 
     def candidates(self, doc: AnalyzedArticle) -> list[int]:
         """Positions of the rules worth evaluating on this article, in rule order."""
@@ -381,7 +381,7 @@ class Presearcher:
         if len(self.seen) > WORD_CACHE_LIMIT:
             for known in (self.seen, self.leads, self.decides, self.leading, self.deciding):
                 known.clear()
-        words_in = self._words_in(doc)
+        words_in, partial = self._words_in(doc)
         for fields in (TEXT_FIELDS, OTHER_FIELDS):  # set operations and map() loop in C
             words = words_in(fields)
             if not self.seen.issuperset(words):
@@ -395,22 +395,45 @@ class Presearcher:
         if self.substrings is not None:
             for _, rules in self.substrings.iter(doc.folded_text()):
                 found.update(rules)
-        needs, candidates = self.needs, []
-        present = [words_in(names) for names in self.need_fields]
+        needs, need_fields, candidates = self.needs, self.need_fields, []
+        present = [words_in(names) for names in need_fields]
+        texts = [_simple_cjk_text(doc, names) for names in need_fields] if partial else []
         for rule in sorted(found):
             need = needs[rule]
-            if need is None or need[1] <= present[need[0]]:
+            if (
+                need is None
+                or need[1] <= present[need[0]]
+                or (texts and _cjk_in(need, present, texts))
+            ):
                 candidates.append(rule)
         decided.update(self.decided_by_needs.intersection(candidates))
         return candidates, decided
 
 
+def _simple_cjk_text(doc: AnalyzedArticle, names: tuple[str, ...]) -> str:
+    """The simple CJK fields among `names`, lower-cased, one per line: a CJK character is in
+    one of them exactly when it is in this."""
+    texts = [doc.field(n) for n in names if n in TEXT_FIELDS]
+    return "\n".join(text.lowered for text in texts if text.simple_cjk)
+
+
+def _cjk_in(need: Need, present: list[set[str]], texts: list[str]) -> bool:
+    """Whether the words a rule needs that the search's sets lack are CJK characters of the
+    simple CJK text of its fields (`in`, at C speed): those sets hold only the characters
+    that lead to rules (`Presearcher._words_in`)."""
+    at, words, characters = need
+    missing = words - present[at]
+    return missing <= characters and all(map(texts[at].__contains__, missing))
+
+
 def _cjk_characters(index: Presearcher) -> re.Pattern[str] | None:
-    """A regex of the CJK characters the index can ask a simple CJK text about, to find
-    only those; None if there are none, or so many that most of a text would be found."""
-    words = {*index.by_word, *index.decided_by_word, *itertools.chain(*index.code_pairs)}
-    words.update(*(need[1] for need in index.needs if need is not None))
-    characters = sorted(filter(plain_cjk_character, words))
+    """A regex of the CJK characters that lead to or decide a rule, to find only those in a
+    simple CJK text; None if there are none, or so many that most of a text would be found.
+    Its words are those that `_learn` can find rules for: a character is a word key, or a
+    prefix, suffix or infix key (all of those ASCII or longer than one character today)."""
+    keys = itertools.chain(index.by_word, index.decided_by_word, index.by_prefix,
+                           index.decided_by_prefix, index.by_suffix, index.by_infix)  # fmt: skip
+    characters = sorted(set(filter(plain_cjk_character, keys)))
     if not characters or len(characters) > MAX_KNOWN_CHARACTERS:
         return None
     return re.compile("[" + "".join(characters) + "]")

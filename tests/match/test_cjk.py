@@ -11,19 +11,23 @@ import time
 
 import pytest
 
+from bench.corpus import Corpus
 from monitor.article import Article
 from monitor.match import presearch
 from monitor.match.decide import compile_check
 from monitor.match.engine import Evaluator
 from monitor.match.query import QueryError, parse_query
 from monitor.match.text import (
+    CJK_PUNCTUATION,
     MAX_OCCURRENCES,
+    NOT_SIMPLE_CJK,
     TEXT_FIELDS,
     AnalyzedArticle,
     FieldText,
     analyse_cjk,
     is_cjk,
     pair_code,
+    plain_cjk_character,
     tokens,
 )
 from tests.builders import assert_linear
@@ -271,34 +275,42 @@ def test_touching_characters_are_found_alike_with_and_without_spans():
 
 CJK_QUERIES = ["出口管制", "镓 OR 锗", '"出口 管制"', "芬太尼 NEAR/3 (关税 OR 加征)",
                "出口 -管制", "英伟达H20", "ATLEAST/2 镓", "ATLEAST/2 出口", "稀土 AND h20",
-               "title:公告", '"关税 加征" NEAR/s 芬太尼', "镓锗 OR 锗镓", "出 ONEAR/1 口"]  # fmt: skip
+               "title:公告", '"关税 加征" NEAR/s 芬太尼', "镓锗 OR 锗镓", "出 ONEAR/1 口",
+               "ガス", "芯片 AND h20"]  # fmt: skip
 CJK_PIECES = ["出口", "管制", "，", "镓", "锗", "。", "芬太尼", "关税", "加征", "英伟达", "H20",
               " ", "稀土", "公告", "\n\n", "出", "口", "　", "a1"]  # fmt: skip
 
 
+# Pieces that make a text take the general path (half-width katakana, a surrogate, private
+# use), or test the simple path's edges (a question mark, capitals, Latin touching CJK)
+ODD_PIECES = ["ｶﾞｽ", "\ud800", "\ue000", "?", "出口A?", "H20芯片", "ガス"]
+
+
 def cjk_articles(seed: int, count: int) -> list[Article]:
     rng = random.Random(seed)
+    pieces = CJK_PIECES * 6 + ODD_PIECES  # mostly simple CJK text
     return [
         Article("wire", title=rng.choice(["公告", "", "商务部公告", "Notice 出口"]),
-                body="".join(rng.choice(CJK_PIECES) for _ in range(rng.randint(0, 40))))
+                body="".join(rng.choice(pieces) for _ in range(rng.randint(0, 40))))
         for _ in range(count)
     ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("pairs_per_character", "few_to_find", "max_known"),
+    ("few_to_find", "max_known", "max_length"),
     [
-        (0, 0, 0),  # every neighbouring pair made as ints; the full word set
-        (1e9, 10**6, 10**6),  # each indexed pair tried and looked for; only known characters
-        (1e9, 0, 10**6),  # each pair tried, too many pass: the ints after all
+        (0, 0, 10**6),  # every neighbouring pair made as ints; the full word set
+        (10**6, 10**6, 10**6),  # each indexed pair looked for; the characters that lead to rules
+        (0, 10**6, 10**6),  # the pairs as ints; only the characters that lead to rules
+        (0, 10**6, 20),  # the full word set for a text longer than 20 characters
     ],
 )
 def test_every_way_of_finding_pairs_and_characters_agrees_with_the_reference(
-    tmp_path, monkeypatch, pairs_per_character, few_to_find, max_known
+    tmp_path, monkeypatch, few_to_find, max_known, max_length
 ):
-    monkeypatch.setattr(presearch, "PAIRS_PER_CHARACTER", pairs_per_character)
     monkeypatch.setattr(presearch, "FEW_PAIRS_TO_FIND", few_to_find)
     monkeypatch.setattr(presearch, "MAX_KNOWN_CHARACTERS", max_known)
+    monkeypatch.setattr(presearch, "MAX_SCANNED_LENGTH", max_length)
     rules = rules_folder(tmp_path, CJK_QUERIES, ["英伟达", "Huawei"])
     assert (rules.presearcher.cjk_characters is None) is (max_known == 0)
     assert agree_on(rules, cjk_articles(9, 300)) > 300
@@ -311,8 +323,9 @@ def test_pair_codes_are_the_neighbouring_pairs():
         field = FieldText("body", text)
         if field.simple_cjk:
             lowered = text.lower()
-            pairs = {lowered[i : i + 2] for i in range(len(lowered) - 1)}
-            assert field.pair_codes == {pair_code(p) for p in pairs}, text
+            pairs = {pair_code(lowered[i : i + 2]) for i in range(len(lowered) - 1)}
+            asked = frozenset(rng.sample(sorted(pairs), len(pairs) // 2)) | {pair_code("铁铝")}
+            assert field.pair_codes_among(asked) == asked & pairs, text
     assert pair_code("出口") is not None
     assert pair_code("出") is None and pair_code("出口管") is None and pair_code("𠀀口") is None
 
@@ -337,6 +350,48 @@ def test_known_characters_are_the_words_the_index_asks_about():
     assert known == {"镓", "h20", "a1"}
     assert field.word_set == {"出", "口", "管", "制", "镓", "锗", "h20", "a1"}
     assert field.words_among(re.compile("[镓铁]")) is field.word_set  # made: all of it
+
+
+def test_the_presearcher_reads_only_the_characters_that_lead_to_rules(tmp_path):
+    """A simple CJK text's set of all characters is never made for the presearcher: it finds
+    the characters that lead to rules, and looks for the rest a candidate needs in the text."""
+    queries = ["镓", "出口管制", "镓 AND 锗", "芬太尼 NEAR/3 关税", "稀土 AND 出口"]
+    rules = rules_folder(tmp_path, queries, [])
+    index = rules.presearcher
+    assert index.cjk_characters is not None and index.cjk_characters.pattern == "[镓]"
+    for body, candidates, decided in [
+        (MOFCOM, [0, 1, 2], {0, 2}),  # 锗 is needed by r2, found in the text
+        ("镓出口管制", [0, 1], {0}),  # no 锗: r2 is dropped
+        ("稀土出口", [4], set()),
+        ("稀土，出", [], set()),  # 稀土 leads to r4, which needs 口 too
+        ("芬太尼加征关税", [3], set()),
+    ]:
+        doc = AnalyzedArticle(Article("wire", title="公告", body=body))
+        assert index.search(doc) == (candidates, decided), body
+        simple = [doc.field(n) for n in TEXT_FIELDS if doc.field(n).simple_cjk]
+        assert len(simple) == 2 and not any("word_set" in f.__dict__ for f in simple), body
+    long = AnalyzedArticle(Article("wire", title="公告", body=MOFCOM * 200))  # 5,600 characters
+    assert index.search(long) == ([0, 1, 2], {0, 2})
+    assert "word_set" in long.field("body").__dict__  # the scans would cost more than the set
+
+
+def test_generated_chinese_rules_agree_with_every_rule_evaluated(tmp_path):
+    """The bench's mix, half of it Chinese, with more pairs than are looked for one by one and
+    characters that lead to rules beside many that do not: no rule that matches is dropped."""
+    corpus = Corpus(seed=12, chinese=0.5)
+    queries = corpus.rule_queries(600)
+    articles = corpus.articles(40, chars=1500)
+    chinese = [re.findall("[\u4e00-\u9fff]+", q) for q in queries]
+    rng = random.Random(12)
+    for i in range(30):  # articles with the words of some rules, side by side or apart
+        words = [w for terms in chinese[i::30] for w in terms for _ in range(rng.randint(1, 2))]
+        rng.shuffle(words)
+        body = "".join(w + rng.choice(["", "，", "。", " ", "的", "H20"]) for w in words)
+        articles.append(Article("wire", title=rng.choice(words or ["公告"]), body=body))
+    rules = rules_folder(tmp_path, queries, corpus.names)
+    assert len(rules.presearcher.code_pairs) > presearch.FEW_PAIRS_TO_FIND
+    assert rules.presearcher.cjk_characters is not None
+    assert agree_on(rules, articles) > 100
 
 
 def test_a_megabyte_of_han_through_the_presearcher_costs_linear_time(tmp_path):
@@ -418,6 +473,53 @@ def test_positions_from_character_offsets_agree_with_the_word_list():
             expected = [p for p, word in enumerate(words) if word == character]
             assert field.occurrences(character) == expected, (text, character)
     assert checked > 300
+
+
+def test_word_positions_from_character_classes_agree_with_the_general_path():
+    """Positions counted over one byte a character (`C`, `a`, space) are the general path's,
+    whatever the text's question marks, capitals, punctuation of every range and Latin words
+    touching CJK characters; and the lower-cased text is `lower`'s."""
+    rng = random.Random(13)
+    punctuation = [chr(c) for first, last in CJK_PUNCTUATION for c in (first, last)]
+    pieces = ["出", "口", "出口", "镓", "ー", "カ", "가", "?", "a?b", "Q3", "AB", "x", " ",
+              "\n\n", "h20出", "出h20", "\t", "~", *punctuation]  # fmt: skip
+    checked = 0
+    for _ in range(500):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        if not FieldText("body", text).simple_cjk:
+            continue
+        assert FieldText("body", text).lowered == text.lower()
+        words = analyse_cjk(text)[0]
+        for character in "出口镓ーカ가":
+            expected = [p for p, word in enumerate(words) if word == character]
+            assert FieldText("body", text).occurrences(character) == expected, (text, character)
+            checked += len(expected)
+        for phrase, joined in [
+            (("出", "口"), (1,)),
+            (("出", "口"), ()),
+            (("镓", "出", "가"), (2,)),
+        ]:
+            expected = reference_phrase_starts(text, phrase, joined)
+            assert FieldText("body", text).phrase_starts(phrase, joined) == expected, text
+    assert checked > 1000
+
+
+def test_every_character_of_simple_cjk_text_has_its_class_and_case():
+    """Each character simple CJK text can hold: its own lower case but for A-Z (so a text
+    without those is its own `lowered`), and the class byte its word start is counted by."""
+    allowed = [
+        chr(c) for c in range(0x10000)
+        if not 0xD800 <= c <= 0xDFFF and NOT_SIMPLE_CJK.match(chr(c)) is None
+    ]  # fmt: skip
+    assert len(allowed) > 39_000
+    assert all(c.lower() == c or "A" <= c <= "Z" for c in allowed)
+    field = FieldText("body", "".join(allowed).lower())
+    assert field.simple_cjk and field.lowered is field.text
+    expected = [
+        "C" if plain_cjk_character(c) else "a" if c.isascii() and c.isalnum() else " "
+        for c in field.text
+    ]
+    assert field._classes.decode("ascii") == " " + "".join(expected)
 
 
 def test_near_hits_in_simple_cjk_text_keep_exact_spans():
