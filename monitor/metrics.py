@@ -23,7 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -73,6 +73,11 @@ class Metrics:
             "How long after its scheduled time a poll started (a busy event loop shows here)",
             buckets=LATE_BUCKETS, registry=registry,
         )  # fmt: skip
+        self.polls_waiting = Gauge(
+            "trade_monitor_polls_waiting",
+            "Polls due and waiting for a turn (more than a few for long: the daemon is behind)",
+            registry=registry,
+        )
         self.skipped_runs = Counter(
             "trade_monitor_skipped_runs",
             "Scheduled runs skipped: its last run still going, or missed (the loop too busy)",

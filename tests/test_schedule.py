@@ -15,6 +15,7 @@ import pytest
 import time_machine
 
 from monitor import daemon as daemon_module
+from monitor import pipeline as pipeline_module
 from monitor.cli.common import load_all
 from monitor.daemon import START_RATE, Daemon, first_poll
 from monitor.fetch import _max_age
@@ -381,3 +382,36 @@ def test_a_job_cut_short_at_shutdown_is_not_logged_as_a_failure(workspace, caplo
     asyncio.run(main())
     assert started.is_set()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_polls_take_turns_so_a_crowd_of_them_holds_little(workspace, feed_server, monkeypatch):
+    """A start of 10,000 sources queued thousands of polls for the matching and store
+    threads, each holding its feed (303 MB); now at most POLLS_AT_ONCE are under way, and
+    the others wait for a turn holding nothing, shown as trade_monitor_polls_waiting."""
+    monkeypatch.setattr(pipeline_module, "POLLS_AT_ONCE", 3)
+    sources = []
+    for n in range(12):
+        path = f"/slow{n}.xml"
+        feed_server.add(path, Route(rss(items(n * 10, 2)), delay=0.3))
+        sources.append(feed_source(f"{feed_server.url}{path}", id=f"f{n}"))
+    workspace.write_config(sources, None, {"per_host": 20, "max_concurrent": 20})
+    daemon = Daemon(*load_all(workspace.config), once=True)
+    registry, waiting = daemon.pipeline.metrics.registry, []
+
+    async def watched() -> int:
+        async def watch() -> None:
+            while True:
+                waiting.append(registry.get_sample_value("trade_monitor_polls_waiting"))
+                await asyncio.sleep(0.05)
+
+        watching = asyncio.create_task(watch())
+        try:
+            return await daemon.run_once()
+        finally:
+            watching.cancel()
+
+    assert asyncio.run(watched()) == 0
+    spans = [(hit["at"], hit["at"] + 0.3) for hit in feed_server.requests]
+    at_once = max(sum(start <= at < end for start, end in spans) for at, _ in spans)
+    assert len(spans) == 12 and at_once == 3  # without turns: up to 12
+    assert max(waiting) >= 6 and registry.get_sample_value("trade_monitor_polls_waiting") == 0
