@@ -31,6 +31,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from monitor.config import Config
+from monitor.logs import Secrets
 from monitor.match import RuleSet
 from monitor.store import Store
 from monitor.web import pages
@@ -93,10 +94,8 @@ class WebApp:
         self.secret = secrets.token_bytes(32)  # per process: a restart ends every form
         self.lock = threading.Lock()  # the store's connection serves one thread at a time
         self.closed = False
-        # each secret as written and as HTML-escaped (in a filter's Markup), the longest first
-        hidden = {piece for s in config.secrets() for piece in (s, str(escape(s)))}
-        ordered = sorted(hidden, key=len, reverse=True)
-        self.hidden = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+        # each secret as written and as HTML-escaped (in a filter's Markup)
+        self.hidden = Secrets(piece for s in config.secrets() for piece in (s, str(escape(s))))
         self.env = Environment(
             loader=PackageLoader("monitor.web", "templates"),
             autoescape=select_autoescape(default=True, default_for_string=True),
@@ -110,9 +109,9 @@ class WebApp:
         """Each value a template prints, with the config's secrets as ***: a stored error
         (a plugin source's exception quoting its URL and key) is shown as `status` prints it.
         A filter's Markup (`join` escapes as it joins) stays Markup."""
-        if self.hidden is None or not isinstance(value, str):
+        if not self.hidden or not isinstance(value, str):
             return value
-        text = self.hidden.sub("***", value)
+        text = self.hidden.hide(value)
         return Markup(text) if isinstance(value, Markup) else text
 
     def close(self) -> None:
