@@ -114,6 +114,11 @@ def test_compiled_checks_agree_with_the_evaluator_on_random_queries():
         ("/h(?:20|100)/i NEAR/2 export*", "H20 chips from the export", False),
         ("(@names OR chip*) ONEAR/2 tariffs", "chipmakers and tariffs", True),
         ("(@names OR chip*) ONEAR/2 tariffs", "tariffs on export controls", False),
+        # the cheaper side of a NEAR is looked for first; order still counts for ONEAR
+        ("(tariff* OR chip* OR levy OR duty) ONEAR/2 china", "tariffs on China", True),
+        ("(tariff* OR chip* OR levy OR duty) ONEAR/2 china", "China tariffs", False),
+        ("(tariff* OR chip* OR levy OR duty) ONEAR/2 china", "tariffs on Chile", False),
+        ("china ONEAR/2 (tariff* OR chip* OR levy OR duty)", "China tariffs", True),
         # a regex can hit one word twice: ATLEAST counts the hits, not the words
         ("ATLEAST/3 /a/", "banana", True),
         ("ATLEAST/4 /a/", "banana", False),
