@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.alerts import Alert
-from monitor.logs import hide
+from monitor.logs import Secrets
 from monitor.metrics import Metrics
 from monitor.notify import Notifier, NotifierConfig, SendResult
 from monitor.notify.render import clip, one_line
@@ -57,7 +57,7 @@ class Dispatcher:
         self.metrics = metrics or Metrics()
         self.notifiers = notifiers
         self.configs = configs
-        self.secrets = {nid: secret_values(configs[nid]) for nid in notifiers}
+        self.secrets = {nid: Secrets(secret_values(configs[nid])) for nid in notifiers}
         self.drains: dict[str, asyncio.Task[bool]] = {}
         self.next_send: dict[str, float] = {}  # monotonic time each notifier may send again
 
@@ -140,7 +140,7 @@ class Dispatcher:
             if isinstance(exc, TimeoutError) and deadline.expired():
                 return SendResult.later(f"no answer within {config.timeout:g}s"), True
             trace = "".join(traceback.format_exception(exc))  # a notifier bug: the alert waits
-            log.error("send crashed: %s", hide(trace, self.secrets[notifier.id]),
+            log.error("send crashed: %s", self.secrets[notifier.id].hide(trace),
                       extra={"notifier": notifier.id, "alert": row.id})  # fmt: skip
             return SendResult.later(type(exc).__name__), False
         finally:
@@ -171,7 +171,7 @@ class Dispatcher:
         if result.ok:
             await self.store.call(outbox.sent, row, result.ref)
             return True
-        error = clip(one_line(hide(result.error, self.secrets[notifier_id])), ERROR_CHARS)
+        error = clip(one_line(self.secrets[notifier_id].hide(result.error)), ERROR_CHARS)
         if not result.retry:
             await self.store.call(outbox.dead, row, error)
             log.error("delivery failed for good: %s", error, extra=context)

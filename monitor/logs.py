@@ -136,13 +136,6 @@ def json_line(record: dict[str, object]) -> str:
     return CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-def hide(text: str, secrets: Iterable[str]) -> str:
-    """`text` with each secret (longest first, as secret_values gives them) shown as ***."""
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
 def redacted(text: str) -> str:
     """The text with every secret `redact` was given replaced by `***`."""
     return REDACTOR.redacted(text)

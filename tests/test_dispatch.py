@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from monitor.dispatch import ERROR_CHARS, Dispatcher
-from monitor.logs import hide
+from monitor.logs import Secrets
 from monitor.notify.render import clip
 from tests.builders import alert, dispatcher, notifier_config, queue
 from tests.servers import SlackReply, SlackServer, running
@@ -68,7 +68,6 @@ def test_a_crashing_notifier_keeps_its_alert_and_logs_no_secret(store, caplog):
 
 
 def test_hide_and_clip():
-    assert (
-        hide("token xoxb-1234 at /hooks/abcd", ["xoxb-1234", "/hooks/abcd"]) == "token *** at ***"
-    )
+    secrets = Secrets(["xoxb-1234", "/hooks/abcd"])
+    assert secrets.hide("token xoxb-1234 at /hooks/abcd") == "token *** at ***"
     assert len(clip("x" * 1000, ERROR_CHARS)) == ERROR_CHARS == 300

@@ -39,6 +39,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from monitor.article import Article, html_to_text, parse_datetime
 from monitor.fetch import FetchError
+from monitor.logs import Secrets
 from monitor.settings import Strict, secret_values
 from monitor.sources import (
     Cursor,
@@ -234,7 +235,7 @@ class JsonSource:
         where = endpoint(config)
         self.url = where.url
         self.headers = {k: v.get_secret_value() for k, v in config.headers.items()}
-        self.secrets = _secrets(config)
+        self.secrets = Secrets(_secrets(config))
         self.items = jmespath.compile(where.items)
         self.next = jmespath.compile(where.next) if where.next else None
         self.fields = {
@@ -393,9 +394,7 @@ class JsonSource:
 
     def _safe(self, message: str) -> str:
         """`message` with the URL and header values blanked: an API's error may echo its key."""
-        for secret in self.secrets:
-            message = message.replace(secret, "***")
-        return message
+        return self.secrets.hide(message)
 
     def _warn(self, message: str) -> None:
         log.warning("%s", self._safe(message), extra={"source": self.id})
@@ -403,12 +402,12 @@ class JsonSource:
 
 def _secrets(config: JsonConfig) -> list[str]:
     """What an error must not show: the secrets (URL, headers) and each value in the URL's
-    query (`?key=...`), longest first."""
+    query (`?key=...`)."""
     found = secret_values(config)
     if config.url is not None:
         query = urlsplit(config.url.get_secret_value()).query
         found += [value for _, value in parse_qsl(query) if len(value) >= 4]
-    return sorted(set(found), key=len, reverse=True)
+    return found
 
 
 def _load(body: bytes, content_type: str, where: str) -> Any:

@@ -150,7 +150,7 @@ def test_case06_a_config_error_shows_no_secret(workspace):
 def test_case06_a_secret_echoed_escaped_or_encoded_is_hidden_too():
     """Case 6: a peer answering with the request path JSON-escaped (`\\/hook\\/...`) or
     percent-encoded got the webhook path into the outbox and the log."""
-    from monitor.logs import hide
+    from monitor.logs import Secrets
     from monitor.notify.webhook import WebhookConfig
     from monitor.settings import secret_values
 
@@ -158,15 +158,16 @@ def test_case06_a_secret_echoed_escaped_or_encoded_is_hidden_too():
     config = WebhookConfig(id="w", type="webhook", url=url)
     secrets = secret_values(config)
     for echoed in (json.dumps({"path": url}), quote(url, safe=""), json.dumps(url.split("?")[0])):
-        assert MARK not in hide(echoed, secrets), echoed
+        assert MARK not in Secrets(secrets).hide(echoed), echoed
 
 
 def test_case06_a_token_in_the_host_part_of_a_service_url_is_hidden():
     """Case 6: in Apprise URLs such as tgram://<bot token>/<chat>, the token is the 'host'."""
-    from monitor.logs import hide
+    from monitor.logs import Secrets
     from monitor.notify.apprise import AppriseConfig
     from monitor.settings import secret_values
 
     token = f"123456:{MARK}-bot-token"
     config = AppriseConfig(id="a", type="apprise", urls=[f"tgram://{token}/-100200300"])
-    assert MARK not in hide(f"Telegram said: bad token {token}", secret_values(config))
+    hidden = Secrets(secret_values(config)).hide(f"Telegram said: bad token {token}")
+    assert MARK not in hidden
